@@ -1,0 +1,62 @@
+# faultline — build and test entry points. `make test` is what CI runs.
+SHELL := /bin/bash
+GO ?= go
+PKG := github.com/faultline-dev/faultline
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -X $(PKG)/internal/version.version=$(VERSION) \
+           -X $(PKG)/internal/version.commit=$(COMMIT) \
+           -X $(PKG)/internal/version.date=$(DATE)
+TOOLS := $(HOME)/.cache/faultline/bin
+FUZZTIME ?= 15s
+
+.PHONY: all build demo test vet staticcheck unit fuzz tools docs bench clean
+
+all: build
+
+## build: the faultline binary with version information, in bin/
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/faultline ./cmd/faultline
+
+## demo: the README's main job — a real experiment on a local environment
+demo:
+	$(GO) build -o examples/quickstart/bin/websvc ./examples/quickstart/websvc
+	$(GO) run ./cmd/faultline validate -f examples/
+	@# A failed verdict (exit 1) is a demo outcome, not a broken demo.
+	$(GO) build -o bin/faultline ./cmd/faultline
+	bin/faultline run -f examples/quickstart/experiment.yaml --html quickstart-report.html; \
+	  code=$$?; [ $$code -eq 1 ] && echo "(verdict: failed — see the table above and quickstart-report.html)"; \
+	  [ $$code -le 1 ]
+
+## test: everything CI checks — vet, staticcheck, race-enabled tests, a short fuzz run
+test: tools vet staticcheck unit fuzz
+
+tools:
+	@hack/install-tools.sh
+	@hack/install-deps.sh
+	@hack/install-browser.sh --node-only
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+staticcheck:
+	$(TOOLS)/staticcheck ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeValidate -fuzztime=$(FUZZTIME) ./internal/manifest
+
+## docs: regenerate docs/reference.md from the API types
+docs:
+	$(GO) generate ./api/...
+	$(GO) run ./cmd/faultline docs reference > docs/reference.md
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+clean:
+	rm -rf bin
