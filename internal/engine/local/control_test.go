@@ -140,7 +140,7 @@ func TestControlSocket(t *testing.T) {
 	if err := c.Down(ctx); err != nil {
 		t.Fatal(err)
 	}
-	<-s.Done()
+	waitClosed(t, "supervisor done after Down", s.Done())
 	if _, err := os.Stat(s.SocketPath()); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("socket after down: %v", err)
 	}
@@ -326,7 +326,12 @@ func TestInterceptorSeesEveryHop(t *testing.T) {
 	ci := &countingInterceptor{hops: make(chan Hop, 100)}
 	s.SetInterceptor(ci)
 	// The live connection is re-examined at once and keeps working.
-	h := <-ci.hops
+	var h Hop
+	select {
+	case h = <-ci.hops:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the live connection was not re-intercepted; live hops: %+v", s.Hops())
+	}
 	if h.Kind != HopIngress || h.Service != "api" || h.Replica != first {
 		t.Fatalf("hop of the live connection %+v", h)
 	}

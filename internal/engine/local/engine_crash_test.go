@@ -85,6 +85,8 @@ func startHelperSupervisor(t *testing.T, stateDir string, env *v1alpha1.Environm
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A replica that inherited the output pipe must not keep Wait waiting.
+	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +101,11 @@ func startHelperSupervisor(t *testing.T, stateDir string, env *v1alpha1.Environm
 		case <-exited:
 		case <-time.After(30 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
+			select {
+			case <-exited:
+			case <-time.After(60 * time.Second):
+				t.Errorf("helper supervisor did not exit after SIGKILL")
+			}
 		}
 		_, _ = Recover(context.Background(), stateDir, RecoverOptions{Force: true})
 		_ = CleanupDir(stateDir, env.Name)
@@ -154,6 +160,7 @@ func runInjectClient(t *testing.T, stateDir, file, env string) (*exec.Cmd, *byte
 	cmd.Env = append(os.Environ(), "FAULTLINE_STATE_DIR="+stateDir)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +171,11 @@ func runInjectClient(t *testing.T, stateDir, file, env string) (*exec.Cmd, *byte
 	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-exited
+		select {
+		case <-exited:
+		case <-time.After(60 * time.Second):
+			t.Errorf("faultline inject did not exit after SIGKILL")
+		}
 	})
 	return cmd, &out, exited
 }
@@ -232,7 +243,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ctx := context.Background()
+	ctx := testContext(t)
 	journal := journalIn(t, stateDir)
 	replica := func(n string) ReplicaStatus {
 		r, err := c.Replica(ctx, n)
@@ -255,7 +266,7 @@ func TestCrashSafety(t *testing.T) {
 	if err := client.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	<-exited
+	waitClosed(t, "faultline inject exited after SIGKILL", exited)
 	waitUntil(t, "the supervisor reverted after its client died", func() bool {
 		list, err := c.Injections(ctx)
 		return err == nil && len(list) == 0 && !replica("api-1").Frozen && len(stressProcsIn(name)) == 0
@@ -292,7 +303,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatalf("faultline inject still running after its supervisor died: %s", out2.String())
 	}
 
-	rec := exec.Command(faultlineBin, "recover")
+	rec := exec.CommandContext(ctx, faultlineBin, "recover")
 	rec.Env = append(os.Environ(), "FAULTLINE_STATE_DIR="+stateDir)
 	recOut, err := rec.CombinedOutput()
 	if err != nil {
@@ -323,7 +334,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatalf("state file after recover: %v", err)
 	}
 	// Nothing left to do on a second run.
-	again := exec.Command(faultlineBin, "recover")
+	again := exec.CommandContext(ctx, faultlineBin, "recover")
 	again.Env = rec.Env
 	if out, err := again.CombinedOutput(); err != nil || !strings.Contains(string(out), "nothing to recover") {
 		t.Fatalf("second recover: %v\n%s", err, out)

@@ -83,7 +83,7 @@ func TestPodKillRestartsAndReadinessReturns(t *testing.T) {
 	e := newTestEngine(t, s)
 	before := replicaOf(t, s, "api-0")
 
-	inj, err := e.Inject(context.Background(), podChaos("kill-api", v1alpha1.PodKill, pods("api-0"), v1alpha1.ModeOne, "", time.Minute))
+	inj, err := e.Inject(testContext(t), podChaos("kill-api", v1alpha1.PodKill, pods("api-0"), v1alpha1.ModeOne, "", time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestPodKillGracePeriod(t *testing.T) {
 	f := podChaos("kill-graceful", v1alpha1.PodKill, pods("backend-1"), v1alpha1.ModeAll, "", 0)
 	f.Spec.(*v1alpha1.PodChaosSpec).GracePeriod = 1
 	start := time.Now()
-	inj, err := e.Inject(context.Background(), f)
+	inj, err := e.Inject(testContext(t), f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestPodFailureHoldsForItsDuration(t *testing.T) {
 	before := replicaOf(t, s, "api-1")
 	pid := before.Containers[0].PID
 
-	inj, err := e.Inject(context.Background(), podChaos("fail-api", v1alpha1.PodFailure, pods("api-1"), v1alpha1.ModeAll, "", 1500*time.Millisecond))
+	inj, err := e.Inject(testContext(t), podChaos("fail-api", v1alpha1.PodFailure, pods("api-1"), v1alpha1.ModeAll, "", 1500*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestPodFailureHoldsForItsDuration(t *testing.T) {
 	}
 	// A second pod-failure of the same replica is refused, not a silent
 	// no-op whose revert would cut the first one short.
-	if _, err := e.Inject(context.Background(), podChaos("again", v1alpha1.PodFailure, pods("api-1"), v1alpha1.ModeAll, "", time.Hour)); err == nil || !strings.Contains(err.Error(), "already failed") {
+	if _, err := e.Inject(testContext(t), podChaos("again", v1alpha1.PodFailure, pods("api-1"), v1alpha1.ModeAll, "", time.Hour)); err == nil || !strings.Contains(err.Error(), "already failed") {
 		t.Fatalf("overlapping pod-failure: %v", err)
 	}
 
@@ -216,7 +216,7 @@ func TestContainerKillSidecar(t *testing.T) {
 
 	f := podChaos("kill-logger", v1alpha1.ContainerKill, pods("backend-0"), v1alpha1.ModeAll, "", 0)
 	f.Spec.(*v1alpha1.PodChaosSpec).ContainerNames = []string{"logger"}
-	inj, err := e.Inject(context.Background(), f)
+	inj, err := e.Inject(testContext(t), f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestContainerKillSidecar(t *testing.T) {
 
 	// An unknown container name is refused before anything happens.
 	f.Spec.(*v1alpha1.PodChaosSpec).ContainerNames = []string{"loger"}
-	_, err = e.Inject(context.Background(), f)
+	_, err = e.Inject(testContext(t), f)
 	if err == nil || !strings.Contains(err.Error(), `no container "loger" (containers: backend, logger)`) {
 		t.Fatalf("unknown container: %v", err)
 	}
@@ -252,7 +252,7 @@ func TestNodeDownReschedulesAndComesBack(t *testing.T) {
 		before[r.Name] = r
 	}
 
-	inj, err := e.Inject(context.Background(), nodeChaos("node-1-down", v1alpha1.NodeDown, []string{"node-1"}, 4*time.Second))
+	inj, err := e.Inject(testContext(t), nodeChaos("node-1-down", v1alpha1.NodeDown, []string{"node-1"}, 4*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestNodeDrainAndUncordon(t *testing.T) {
 	e := newTestEngine(t, s)
 
 	// No duration: held until reverted.
-	inj, err := e.Inject(context.Background(), nodeChaos("drain-2", v1alpha1.NodeDrain, []string{"node-2"}, 0))
+	inj, err := e.Inject(testContext(t), nodeChaos("drain-2", v1alpha1.NodeDrain, []string{"node-2"}, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestNodeDrainAndUncordon(t *testing.T) {
 		t.Fatal("a fault without duration ended on its own")
 	case <-time.After(200 * time.Millisecond):
 	}
-	if err := inj.Revert(context.Background()); err != nil {
+	if err := inj.Revert(testContext(t)); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range s.Nodes() {
@@ -314,7 +314,7 @@ func TestNodeDrainAndUncordon(t *testing.T) {
 		}
 	}
 	// Revert is idempotent.
-	if err := inj.Revert(context.Background()); err != nil {
+	if err := inj.Revert(testContext(t)); err != nil {
 		t.Fatal(err)
 	}
 	waitReady(t, s)
@@ -326,7 +326,7 @@ func TestScaleDownAndBack(t *testing.T) {
 	e := newTestEngine(t, s)
 	f := engine.Fault{Kind: "ScaleChaos", Name: "api-to-1", Duration: 1500 * time.Millisecond,
 		Spec: &v1alpha1.ScaleChaosSpec{Service: "api", Replicas: ptr(int32(1))}}
-	inj, err := e.Inject(context.Background(), f)
+	inj, err := e.Inject(testContext(t), f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,11 +341,11 @@ func TestScaleDownAndBack(t *testing.T) {
 	}
 
 	f.Spec = &v1alpha1.ScaleChaosSpec{Workload: &v1alpha1.ScaleWorkload{Kind: v1alpha1.WorkloadDeployment, Name: "api"}, Replicas: ptr(int32(1))}
-	if _, err := e.Inject(context.Background(), f); err == nil || !strings.Contains(err.Error(), "kube engine") {
+	if _, err := e.Inject(testContext(t), f); err == nil || !strings.Contains(err.Error(), "kube engine") {
 		t.Fatalf("workload form: %v", err)
 	}
 	f.Spec = &v1alpha1.ScaleChaosSpec{Service: "nope", Replicas: ptr(int32(1))}
-	if _, err := e.Inject(context.Background(), f); !errors.Is(err, ErrNotFound) {
+	if _, err := e.Inject(testContext(t), f); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown service: %v", err)
 	}
 }
@@ -375,7 +375,7 @@ func TestStressRunsInTheReplicaCgroup(t *testing.T) {
 		CPU:    &v1alpha1.CPUStressor{Stressor: v1alpha1.Stressor{Workers: 1}, Load: ptr(50)},
 		Memory: &v1alpha1.MemoryStressor{Stressor: v1alpha1.Stressor{Workers: 1}, Size: "64MB"},
 	}, 3*time.Second)
-	inj, err := e.Inject(context.Background(), f)
+	inj, err := e.Inject(testContext(t), f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +419,7 @@ func TestStressWithoutCgroupsNeedsRoot(t *testing.T) {
 	s := startEnv(t, testEnvironment("fstressnocg"), opts)
 	e := newTestEngine(t, s)
 	f := stressChaos("burn", pods("api-0"), &v1alpha1.Stressors{CPU: &v1alpha1.CPUStressor{Stressor: v1alpha1.Stressor{Workers: 1}}}, time.Second)
-	_, err := e.Inject(context.Background(), f)
+	_, err := e.Inject(testContext(t), f)
 	if err == nil || !strings.Contains(err.Error(), "needs root for StressChaos") {
 		t.Fatalf("stress without cgroups: %v", err)
 	}
@@ -429,7 +429,7 @@ func TestSelectAndBadInput(t *testing.T) {
 	s := startEnv(t, testEnvironment("fselect"), testOptions(t))
 	waitReady(t, s)
 	e := newTestEngine(t, s)
-	ctx := context.Background()
+	ctx := testContext(t)
 	restarts := map[string]int{}
 	for _, r := range s.Status().Replicas {
 		restarts[r.Name] = r.Restarts
@@ -512,7 +512,7 @@ func TestStopAllRevertsEverything(t *testing.T) {
 	s := startEnv(t, testEnvironment("fstopall"), testOptions(t))
 	waitReady(t, s)
 	e := newTestEngine(t, s)
-	ctx := context.Background()
+	ctx := testContext(t)
 	var injs []engine.Injection
 	add := func(f engine.Fault) {
 		t.Helper()
@@ -575,7 +575,7 @@ func TestShutdownRevertsActiveFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inj, err := e.Inject(context.Background(), podChaos("fail", v1alpha1.PodFailure, pods("api-0", "api-1"), v1alpha1.ModeAll, "", time.Hour))
+	inj, err := e.Inject(testContext(t), podChaos("fail", v1alpha1.PodFailure, pods("api-0", "api-1"), v1alpha1.ModeAll, "", time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -599,7 +599,7 @@ func TestDurationPrecision(t *testing.T) {
 	s := startEnv(t, testEnvironment("fprecise"), testOptions(t))
 	waitReady(t, s)
 	e := newTestEngine(t, s)
-	inj, err := e.Inject(context.Background(), podChaos("fail", v1alpha1.PodFailure, pods("backend-0"), v1alpha1.ModeAll, "", 700*time.Millisecond))
+	inj, err := e.Inject(testContext(t), podChaos("fail", v1alpha1.PodFailure, pods("backend-0"), v1alpha1.ModeAll, "", 700*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func TestInjectRouteStreamsEventsAndFidelity(t *testing.T) {
 	newTestEngine(t, s)
 	c := NewClient(s.SocketPath())
 	defer c.Close()
-	ctx := context.Background()
+	ctx := testContext(t)
 
 	f := podChaos("fail-api", v1alpha1.PodFailure, v1alpha1.PodSelectorSpec{LabelSelectors: map[string]string{"tier": "api"}}, v1alpha1.ModeAll, "", time.Second)
 	ts, err := c.DryRun(ctx, request(t, f))
@@ -137,7 +137,7 @@ func TestStopAndDeleteRoutes(t *testing.T) {
 	e := newTestEngine(t, s)
 	c := NewClient(s.SocketPath())
 	defer c.Close()
-	ctx := context.Background()
+	ctx := testContext(t)
 
 	var wg sync.WaitGroup
 	finals := make([]*InjectionStatus, 3)
@@ -171,7 +171,7 @@ func TestStopAndDeleteRoutes(t *testing.T) {
 	if err != nil || resp.Reverted != 2 || len(resp.Errors) != 0 {
 		t.Fatalf("stop: %+v %v", resp, err)
 	}
-	wg.Wait()
+	waitClosed(t, "every inject stream ended", waitGroupDone(&wg))
 	for i, st := range finals {
 		if st == nil || !st.Done || len(st.Events) != 2 || st.Events[1].Type != engine.EventRecovered {
 			t.Fatalf("final %d: %+v", i, st)
@@ -191,7 +191,7 @@ func TestRemoteEngine(t *testing.T) {
 	c := NewClient(s.SocketPath())
 	defer c.Close()
 	var e engine.Engine = NewRemoteEngine(c)
-	ctx := context.Background()
+	ctx := testContext(t)
 
 	if ts, err := e.Targets(ctx); err != nil || len(ts) != 4 {
 		t.Fatalf("targets %d %v", len(ts), err)
@@ -216,7 +216,7 @@ func TestRemoteEngine(t *testing.T) {
 	if err := inj.Revert(ctx); err != nil {
 		t.Fatal(err)
 	}
-	<-inj.Done()
+	waitClosed(t, "the remote injection done", inj.Done())
 	if replicaOf(t, s, "backend-1").Frozen || len(le.Injections()) != 0 {
 		t.Fatal("remote revert did not revert")
 	}

@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/faultline-dev/faultline/api/v1alpha1"
+	"github.com/faultline-dev/faultline/internal/testwatch"
 )
 
 // Binaries built once for the package's tests.
@@ -26,7 +28,12 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
+	// The package runs in well under a minute; a hung test fails after 6
+	// minutes with the test goroutines printed last (CI keeps the tail).
+	stop := testwatch.Watch(6 * time.Minute)
+	code := runTests(m)
+	stop()
+	os.Exit(code)
 }
 
 func runTests(m *testing.M) int {
@@ -128,6 +135,36 @@ func waitReady(t testing.TB, s *Supervisor) {
 	if err := s.WaitReady(ctx); err != nil {
 		t.Fatalf("%v\n%s", err, dumpStatus(s))
 	}
+}
+
+// waitClosed waits for ch to close, failing the test after a generous
+// deadline instead of hanging.
+func waitClosed(t testing.TB, what string, ch <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("timed out waiting until %s", what)
+	}
+}
+
+// waitGroupDone closes the returned channel once wg's count is zero.
+func waitGroupDone(wg *sync.WaitGroup) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(ch)
+	}()
+	return ch
+}
+
+// testContext is a context for the calls of one test: it ends with the
+// test, and after a generous deadline, so a stuck call fails instead of
+// hanging.
+func testContext(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // waitUntil polls cond until it holds or a generous deadline passes: never

@@ -603,7 +603,7 @@ func TestPortInUseStopsEverything(t *testing.T) {
 		if _, err := ReadState(opts.StateDir, "busy"); err == nil {
 			t.Fatal("state file left behind")
 		}
-		<-s.Done()
+		waitClosed(t, "supervisor done after a failed Start", s.Done())
 	}
 }
 
