@@ -15,6 +15,7 @@ import (
 	"github.com/faultline-dev/faultline/internal/engine/local"
 	"github.com/faultline-dev/faultline/internal/manifest"
 	"github.com/faultline-dev/faultline/internal/measure"
+	"github.com/faultline-dev/faultline/internal/testwatch"
 )
 
 var websvc string
@@ -30,7 +31,11 @@ func TestMain(m *testing.M) {
 		os.Stderr.Write(out)
 		panic(err)
 	}
+	// A hung test fails after 6 minutes with the test goroutines printed
+	// last (CI keeps the tail of the log).
+	stop := testwatch.Watch(6 * time.Minute)
 	code := m.Run()
+	stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
