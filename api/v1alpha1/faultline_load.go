@@ -34,7 +34,8 @@ type LoadSpec struct {
 	// Method is the HTTP method: GET, HEAD, POST, PUT, PATCH, DELETE or
 	// OPTIONS. Default GET, or POST with a body or inference.
 	Method string `json:"method,omitempty"`
-	// Path of the requests for a service target, starting with '/'. Default
+	// Path of the requests for a service target, starting with '/', with
+	// an optional query ("/recommend?user=42"). Default
 	// "/". For a URL target write the path in the URL; with inference the
 	// path is the model's infer endpoint.
 	Path string `json:"path,omitempty"`

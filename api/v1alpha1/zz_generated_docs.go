@@ -586,7 +586,7 @@ func generatedDocs() map[string]TypeDoc {
 				"Inference":      "Inference sends an Open Inference Protocol (KServe v2) infer request:\nPOST /v2/models/<model>[/versions/<version>]/infer with this payload.",
 				"MaxWorkers":     "MaxWorkers caps the requests in flight at once; when all are busy the\nnext request waits, and its wait counts in its latency. At least 1.\nDefault: enough for every request of one timeout at the peak rate\n(peak rate × timeout), at least 16.",
 				"Method":         "Method is the HTTP method: GET, HEAD, POST, PUT, PATCH, DELETE or\nOPTIONS. Default GET, or POST with a body or inference.",
-				"Path":           "Path of the requests for a service target, starting with '/'. Default\n\"/\". For a URL target write the path in the URL; with inference the\npath is the model's infer endpoint.",
+				"Path":           "Path of the requests for a service target, starting with '/', with\nan optional query (\"/recommend?user=42\"). Default\n\"/\". For a URL target write the path in the URL; with inference the\npath is the model's infer endpoint.",
 				"Ramp":           "Ramp changes the rate linearly instead of keeping it constant.\nExactly one of rate and ramp is required.",
 				"Rate":           "Rate is the constant request rate, in requests per second, greater\nthan 0 (fractions allowed: 0.5 is one request every 2 s). Exactly one\nof rate and ramp is required.",
 				"Target":         "Target is the service the load is sent to, by name (its gateway in the\nenvironment), or a full URL (\"http://host:port/path\"). Required.",

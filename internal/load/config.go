@@ -127,8 +127,20 @@ func FromSpec(spec *v1alpha1.LoadSpec, baseURL string, readFile func(string) ([]
 		}
 	}
 	if spec.Inference == nil && spec.Path != "" {
-		base.Path = strings.TrimSuffix(base.Path, "/") + spec.Path
+		// The path may carry a query ("/recommend?user=42"): it is a
+		// request target, not a bare path to escape.
+		ref, err := url.Parse(spec.Path)
+		if err != nil {
+			return Config{}, fmt.Errorf("load: path %q: %w", spec.Path, err)
+		}
+		base.Path = strings.TrimSuffix(base.Path, "/") + ref.Path
 		base.RawPath = ""
+		if ref.RawQuery != "" {
+			if base.RawQuery != "" {
+				base.RawQuery += "&"
+			}
+			base.RawQuery += ref.RawQuery
+		}
 	}
 	if base.Path == "" {
 		base.Path = "/"
