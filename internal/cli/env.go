@@ -52,6 +52,9 @@ type envUpFlags struct {
 	output   string
 	specJSON string // hidden: the environment written by a detaching parent
 	baseDir  string // hidden: where relative paths of that environment start
+	// namespaces runs each replica in a network namespace of its own,
+	// which the packet network backend needs.
+	namespaces bool
 }
 
 func newEnvUpCmd(stdio IO) *cobra.Command {
@@ -65,7 +68,11 @@ In the foreground (the default) it prints each replica and node event as it
 happens; Ctrl-C or SIGTERM stops every replica gracefully and exits 0.
 With --detach it starts a background supervisor, waits until every replica
 is ready (--timeout), prints the status and exits; stop it with
-'faultline env down'.`,
+'faultline env down'.
+
+--network-namespaces (root) runs each replica in a network namespace of its
+own, joined to the host by a veth pair: what NetworkChaos loss, duplicate
+and corrupt need (the packet backend, see docs/packet.md).`,
 		Example: `  faultline env up -f env.yaml
   faultline env up -f env.yaml --detach --name shop
   faultline env up -f env.yaml --detach --wait=false`,
@@ -93,6 +100,7 @@ is ready (--timeout), prints the status and exits; stop it with
 	c.Flags().BoolVarP(&f.detach, "detach", "d", false, "run the supervisor in the background and return once the environment is ready")
 	c.Flags().BoolVar(&f.wait, "wait", false, "wait until every replica is ready (default with --detach)")
 	c.Flags().DurationVar(&f.timeout, "timeout", 60*time.Second, "how long --wait waits for readiness")
+	c.Flags().BoolVar(&f.namespaces, "network-namespaces", false, "run each replica in its own network namespace, for the packet network backend (root)")
 	addOutputFlag(c, &f.output)
 	c.Flags().StringVar(&f.specJSON, "spec-json", "", "")
 	c.Flags().StringVar(&f.baseDir, "base-dir", "", "")
@@ -153,7 +161,7 @@ func loadEnvironment(stdio IO, f *envUpFlags) (*v1alpha1.Environment, string, er
 }
 
 func envUpForeground(ctx context.Context, stdio IO, env *v1alpha1.Environment, baseDir string, f *envUpFlags) error {
-	sup, err := local.New(env, local.Options{Name: f.name, BaseDir: baseDir})
+	sup, err := local.New(env, local.Options{Name: f.name, BaseDir: baseDir, NetworkNamespaces: f.namespaces})
 	if err != nil {
 		return envFailed(err)
 	}
@@ -256,7 +264,7 @@ func envUpDetached(ctx context.Context, stdio IO, env *v1alpha1.Environment, bas
 	}
 	// Refuse bad input here, in the foreground, where the user sees it:
 	// New checks everything that does not need starting anything.
-	if _, err := local.New(env, local.Options{Name: f.name, BaseDir: baseDir, StateDir: stateDir}); err != nil {
+	if _, err := local.New(env, local.Options{Name: f.name, BaseDir: baseDir, StateDir: stateDir, NetworkNamespaces: f.namespaces}); err != nil {
 		return envFailed(err)
 	}
 	if st, err := local.ReadState(stateDir, name); err == nil && st.Owner.Alive() {
@@ -296,7 +304,11 @@ func envUpDetached(ctx context.Context, stdio IO, env *v1alpha1.Environment, bas
 		return envFailed(err)
 	}
 	defer devnull.Close()
-	cmd := exec.Command(exe, "env", "up", "--spec-json", specPath, "--base-dir", baseDir, "--name", name)
+	args := []string{"env", "up", "--spec-json", specPath, "--base-dir", baseDir, "--name", name}
+	if f.namespaces {
+		args = append(args, "--network-namespaces")
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logf, logf
 	cmd.Env = append(os.Environ(), "FAULTLINE_STATE_DIR="+stateDir)
 	// A session of its own: no terminal, no signals from this shell.

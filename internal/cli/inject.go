@@ -55,6 +55,7 @@ func newInjectCmd(stdio IO) *cobra.Command {
 	var envName, output string
 	var dryRun bool
 	var seed uint64
+	var backend string
 	c := &cobra.Command{
 		Use:   "inject -f FAULT.yaml [--env NAME]",
 		Short: "Inject chaos objects into a running local environment",
@@ -69,6 +70,12 @@ any is refused nothing is injected. --dry-run prints the exact targets and
 stops there; the seed (--seed, else a random one, printed) makes the choice
 of modes like one or fixed reproducible: the same seed on the same
 environment picks the same targets.
+
+NetworkChaos runs on the proxy backend (delay, bandwidth, partition on the
+environment's hops, unprivileged) or the packet backend (loss, duplicate,
+corrupt with nftables, root); --network-backend auto picks per action, proxy
+or packet forces one, and an action the forced backend cannot honour is
+refused, naming the backend that can.
 
 SIGINT or SIGTERM (Ctrl-C) reverts every fault at once; the exit status is
 0 once they are reverted. Orphans of a crashed faultline are recovered
@@ -87,7 +94,11 @@ failed, 2 usage error.`,
 			if c.Flags().Changed("seed") {
 				seedp = &seed
 			}
-			return runInject(c.Context(), stdio, &ff, envName, output, dryRun, seedp)
+			nb, err := local.ParseNetworkBackend(backend)
+			if err != nil {
+				return usageErr("--network-backend: %v", err)
+			}
+			return runInject(c.Context(), stdio, &ff, envName, output, dryRun, seedp, nb)
 		},
 	}
 	ff.add(c)
@@ -95,10 +106,11 @@ failed, 2 usage error.`,
 	c.Flags().StringVar(&envName, "env", "", "environment to inject into (default: the only one running)")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "list the targets each fault would hit, inject nothing")
 	c.Flags().Uint64Var(&seed, "seed", 0, "seed of the random target choice (default: random, printed)")
+	c.Flags().StringVar(&backend, "network-backend", "auto", "where NetworkChaos runs: auto, proxy (unprivileged, per hop) or packet (root, nftables)")
 	return c
 }
 
-func runInject(ctx context.Context, stdio IO, ff *fileFlags, envName, output string, dryRun bool, seedp *uint64) error {
+func runInject(ctx context.Context, stdio IO, ff *fileFlags, envName, output string, dryRun bool, seedp *uint64, networkBackend string) error {
 	faults, err := loadFaults(stdio, ff)
 	if err != nil {
 		return err
@@ -122,7 +134,7 @@ func runInject(ctx context.Context, stdio IO, ff *fileFlags, envName, output str
 	// injected: one bad fault means nothing is injected.
 	var problems []string
 	for _, f := range faults {
-		f.req, err = local.NewInjectRequest(f.fault, f.namespace, &seed)
+		f.req, err = local.NewInjectRequestWith(f.fault, local.InjectOptions{Namespace: f.namespace, Seed: &seed, NetworkBackend: networkBackend})
 		if err == nil {
 			f.targets, err = client.DryRun(ctx, f.req)
 		}

@@ -180,11 +180,11 @@ kind: PodChaos
 metadata: {name: many}
 spec: {action: pod-kill, mode: fixed, value: "4", selector: {labelSelectors: {tier: web}}}
 `, "asks for 4 targets but the selector matches only 3"},
-		{"unsupported kind", `apiVersion: chaos-mesh.org/v1alpha1
+		{"fault the local engine cannot honour", `apiVersion: chaos-mesh.org/v1alpha1
 kind: NetworkChaos
 metadata: {name: slow}
-spec: {action: delay, mode: all, selector: {labelSelectors: {tier: web}}, delay: {latency: 100ms}}
-`, "not supported by the local engine yet"},
+spec: {action: delay, mode: all, selector: {labelSelectors: {tier: web}}, delay: {latency: 100ms}, externalTargets: [example.com]}
+`, "no traffic leaves a local environment"},
 		{"not a fault", `apiVersion: faultline.dev/v1alpha1
 kind: Environment
 metadata: {name: e}

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline-dev/faultline/api/v1alpha1"
+	"github.com/faultline-dev/faultline/internal/engine/local"
 	"github.com/faultline-dev/faultline/internal/report"
 	"github.com/faultline-dev/faultline/internal/runner"
 )
@@ -30,6 +31,7 @@ type runFlags struct {
 	repeat   int
 	seed     uint64
 	quiet    bool
+	backend  string
 }
 
 func newRunCmd(stdio IO) *cobra.Command {
@@ -64,6 +66,7 @@ input is invalid), 2 usage error, 3 aborted by a stop condition.`,
 	c.Flags().IntVar(&f.repeat, "repeat", 0, "run the experiment N times and report mean and spread (overrides spec.repeat)")
 	c.Flags().Uint64Var(&f.seed, "seed", 0, "seed for target selection, for a reproducible run (0: random)")
 	c.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no live progress")
+	c.Flags().StringVar(&f.backend, "network-backend", "auto", "where NetworkChaos runs: auto, proxy (unprivileged, per hop) or packet (root, nftables)")
 	return c
 }
 
@@ -73,6 +76,10 @@ func runExperiments(ctx context.Context, stdio IO, f *runFlags) error {
 	}
 	if f.repeat < 0 {
 		return usageErr("--repeat must be at least 1")
+	}
+	backend, err := local.ParseNetworkBackend(f.backend)
+	if err != nil {
+		return usageErr("--network-backend: %v", err)
 	}
 	res, err := f.ff.load(stdio)
 	if err != nil {
@@ -102,7 +109,7 @@ func runExperiments(ctx context.Context, stdio IO, f *runFlags) error {
 	var reports []report.Report
 	aborted, failed := false, false
 	for i, exp := range exps {
-		opts := runner.Options{BaseDir: dirs[i], Seed: f.seed, Repeat: f.repeat}
+		opts := runner.Options{BaseDir: dirs[i], Seed: f.seed, Repeat: f.repeat, NetworkBackend: backend}
 		if !f.quiet && f.output == outTable {
 			opts.Live = stdio.Err
 			opts.Interactive = isTerminal(stdio.Err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,9 @@ type session struct {
 //     connection open;
 //   - ErrReset or ErrRefused when a fault ended the connection (closed);
 //   - another error when a read or write failed (the caller closes).
+//
+// A read deadline that someone else sets on client or upstream while the
+// link runs only interrupts the read: it is cleared and the read retried.
 //
 // Serve uses three goroutines besides its caller and leaves none behind.
 func Serve(ctx context.Context, client, upstream *net.TCPConn, set *Set) error {
@@ -142,8 +146,28 @@ func (s *session) pump(ctx, ictx context.Context, dir Direction, src, dst *net.T
 				return
 			}
 			n, err := src.Read(buf)
+			for n == 0 && errors.Is(err, os.ErrDeadlineExceeded) && ictx.Err() == nil {
+				// Someone else's read deadline expired (the local
+				// gateway interrupts every live connection when any
+				// hop's faults change) and this link is not stopping:
+				// clear it and read on. ictx is checked again after
+				// clearing because Serve's own stop sets the deadline
+				// only after ictx has ended.
+				_ = src.SetReadDeadline(time.Time{})
+				if ictx.Err() != nil {
+					break
+				}
+				n, err = src.Read(buf)
+			}
 			reads <- read{buf: buf, n: n, arrival: time.Now(), err: err}
 			if err != nil {
+				if !errors.Is(err, io.EOF) && ictx.Err() == nil {
+					// The connection broke (reset, or closed under the
+					// link by its owner): stop the whole session now,
+					// so a chunk waiting in a fault (held by a
+					// partition) does not keep it alive.
+					s.stop()
+				}
 				return
 			}
 		}

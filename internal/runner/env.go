@@ -80,6 +80,67 @@ func loadManifests(dir, file, what string) ([]v1alpha1.Object, string, error) {
 	return objs, filepath.Dir(path), nil
 }
 
+// needsNamespaces reports whether one of the experiment's faults runs on
+// the packet network backend. Files that cannot be read are skipped here:
+// the run reports them when it reaches them.
+func needsNamespaces(exp *v1alpha1.Experiment, opts Options) bool {
+	var chaos []engine.Fault
+	add := func(kind string, spec any) {
+		if spec != nil {
+			chaos = append(chaos, engine.Fault{Kind: kind, Spec: spec})
+		}
+	}
+	addFile := func(file string) {
+		objs, _, err := loadManifests(opts.BaseDir, file, "fault")
+		if err != nil {
+			return
+		}
+		for _, o := range objs {
+			if f, ok := engine.FaultFromObject(o); ok {
+				chaos = append(chaos, f)
+			}
+			switch w := o.(type) {
+			case *v1alpha1.Workflow:
+				for i := range w.Spec.Templates {
+					add(w.Spec.Templates[i].EmbedChaos.Chaos())
+				}
+			case *v1alpha1.Schedule:
+				add(w.Spec.EmbedChaos.Chaos())
+			}
+		}
+	}
+	for i := range exp.Spec.Faults {
+		f := &exp.Spec.Faults[i]
+		if f.File != "" {
+			addFile(f.File)
+			continue
+		}
+		add(f.EmbedChaos.Chaos())
+	}
+	if w := exp.Spec.Workflow; w != nil {
+		if w.File != "" {
+			addFile(w.File)
+		}
+		for i := range w.Templates {
+			add(w.Templates[i].EmbedChaos.Chaos())
+		}
+	}
+	for i := range exp.Spec.Schedules {
+		s := &exp.Spec.Schedules[i]
+		if s.File != "" {
+			addFile(s.File)
+			continue
+		}
+		add(s.EmbedChaos.Chaos())
+	}
+	for _, f := range chaos {
+		if local.NeedsNamespaces(f, opts.NetworkBackend) {
+			return true
+		}
+	}
+	return false
+}
+
 // startEnvironment starts (or attaches to) the experiment's environment.
 func startEnvironment(ctx context.Context, exp *v1alpha1.Experiment, opts Options) (*environment, error) {
 	ref := exp.Spec.Environment
@@ -95,6 +156,11 @@ func startEnvironment(ctx context.Context, exp *v1alpha1.Experiment, opts Option
 	}
 	sopts := opts.Supervisor
 	sopts.StateDir = opts.StateDir
+	if needsNamespaces(exp, opts) {
+		// The packet backend acts on each replica's own network
+		// namespace: they are made when the replicas start.
+		sopts.NetworkNamespaces = true
+	}
 	if sopts.BaseDir == "" {
 		sopts.BaseDir = dir
 	}
@@ -116,7 +182,7 @@ func startEnvironment(ctx context.Context, exp *v1alpha1.Experiment, opts Option
 		_ = shutdown(ctx)
 		return nil, fmt.Errorf("environment %s did not become ready within %s: %w", env.Name, opts.readyTimeout(), err)
 	}
-	eng, err := local.NewEngine(sup, local.EngineOptions{Rand: opts.rand()})
+	eng, err := local.NewEngine(sup, local.EngineOptions{Rand: opts.rand(), NetworkBackend: opts.NetworkBackend})
 	if err != nil {
 		_ = shutdown(ctx)
 		return nil, err
@@ -196,7 +262,7 @@ func attachEnvironment(ctx context.Context, ref *v1alpha1.ExperimentEnvironment,
 		services = append(services, s.Name)
 	}
 	return &environment{
-		engine:    local.NewRemoteEngine(client),
+		engine:    local.NewRemoteEngine(client).WithNetworkBackend(opts.NetworkBackend),
 		namespace: st.Namespace,
 		services:  services,
 		resolve: func(service string) (string, error) {

@@ -40,6 +40,9 @@ type Options struct {
 	Seed uint64
 	// Repeat overrides spec.repeat when > 0.
 	Repeat int
+	// NetworkBackend is where NetworkChaos runs on the local engine: ""
+	// (auto), "proxy" or "packet" (--network-backend).
+	NetworkBackend string
 	// ReadyTimeout bounds how long the environment may take to be ready.
 	ReadyTimeout time.Duration
 	// Supervisor tunes the local environment (back-off, readiness polling).

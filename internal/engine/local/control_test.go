@@ -281,20 +281,24 @@ func (copyPipe) Serve(ctx context.Context, client, upstream *net.TCPConn) error 
 	}
 	go cp(upstream, client)
 	go cp(client, upstream)
-	for range 2 {
+	pending := 2
+	for pending > 0 {
 		select {
 		case err := <-errc:
+			pending--
 			if err != nil && ctx.Err() == nil {
+				// A real failure: end the connection (the gateway closes
+				// both ends, which stops the other copy).
 				return err
 			}
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
-			// Stop both copies (Reintercept expired the read deadlines
-			// already) and hand the connection back.
+			// Stop the copies still running (Reintercept expired the read
+			// deadlines already) and hand the connection back.
 			_ = client.SetReadDeadline(time.Unix(1, 0))
 			_ = upstream.SetReadDeadline(time.Unix(1, 0))
-			for range 2 {
+			for ; pending > 0; pending-- {
 				<-errc
 			}
 			return ErrHandBack

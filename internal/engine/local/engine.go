@@ -38,6 +38,10 @@ type EngineOptions struct {
 	// Lease is how long a journal entry is held without renewal; 0 is
 	// DefaultLease.
 	Lease time.Duration
+	// NetworkBackend is the network backend of injections that do not
+	// choose one (InjectOptions.NetworkBackend ""): "" or "auto" picks per
+	// action, "proxy" or "packet" forces one (see faults_network.go).
+	NetworkBackend string
 }
 
 // Engine is the local environment's fault engine: it implements
@@ -53,6 +57,11 @@ type Engine struct {
 
 	rngMu sync.Mutex
 	rng   *mrand.Rand
+
+	// hops is the Interceptor installed on the supervisor: it routes
+	// proxied connections to the active network (and HTTP) faults.
+	hops           *hopRouter
+	networkBackend string
 
 	// ctx ends with Close; injections hold contexts derived from it.
 	ctx    context.Context
@@ -90,7 +99,12 @@ func NewEngine(sup *Supervisor, opts EngineOptions) (*Engine, error) {
 	if rng == nil {
 		rng = mrand.New(mrand.NewPCG(randomSeed(), randomSeed()))
 	}
-	e := &Engine{sup: sup, journal: j, lease: lease, owner: engine.Self(), rng: rng, active: map[string]*injection{}}
+	if _, err := ParseNetworkBackend(opts.NetworkBackend); err != nil {
+		return nil, fmt.Errorf("fault engine of %s: %w", sup.Name(), err)
+	}
+	e := &Engine{sup: sup, journal: j, lease: lease, owner: engine.Self(), rng: rng, active: map[string]*injection{},
+		hops: newHopRouter(), networkBackend: opts.NetworkBackend}
+	e.installHopRouter()
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.wg.Add(2)
 	go func() {
@@ -157,6 +171,13 @@ type InjectOptions struct {
 	// seeded with it, so the same seed on the same environment picks the
 	// same targets (--seed, and --dry-run followed by the real run).
 	Seed *uint64
+	// NetworkBackend chooses where a NetworkChaos runs (--network-backend):
+	// "" or "auto" picks per action (loss, duplicate and corrupt need the
+	// packet backend; delay, bandwidth and partition run in the proxy),
+	// "proxy" or "packet" forces one, and an action the forced backend
+	// cannot honour is an error naming the one that can. "" falls back to
+	// EngineOptions.NetworkBackend.
+	NetworkBackend string
 }
 
 // Select resolves the fault's targets without acting (--dry-run). It
@@ -268,6 +289,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.closed = true
 	e.mu.Unlock()
 	_, err := e.StopAll(ctx)
+	e.closeHopRouter()
 	e.cancel()
 	e.wg.Wait()
 	return err

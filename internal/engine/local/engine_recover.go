@@ -251,6 +251,10 @@ func performUndo(ctx context.Context, client *Client, u engine.Undo) (string, er
 			return "no stress-ng left", nil
 		}
 		return fmt.Sprintf("killed stress-ng %v", killed), nil
+	case undoHopFaults:
+		// Proxy hop faults live in the fault engine's process: it is gone,
+		// or its supervisor would have reverted the injection above.
+		return "hop faults of " + a[undoReplica] + " ended with the process that held them", nil
 	case undoNodeUp, undoUncordonNode:
 		if client == nil {
 			return "environment " + a[undoEnvironment] + " is not running: no node to restore", nil
@@ -280,6 +284,10 @@ func performUndo(ctx context.Context, client *Client, u engine.Undo) (string, er
 			return "", err
 		}
 		return fmt.Sprintf("service %s scaled back to %d", a[undoService], n), nil
+	}
+	// nftables tables and qdiscs of the packet network backend.
+	if res, ok, err := performPacketUndo(u); ok {
+		return res, err
 	}
 	return "", fmt.Errorf("unknown undo action %q (journaled by a newer faultline?)", u.Action)
 }

@@ -17,12 +17,28 @@ import (
 // is its lease: if this process dies, the supervisor reverts the fault.
 type RemoteEngine struct {
 	c *Client
+	// networkBackend is the default of InjectOptions.NetworkBackend.
+	networkBackend string
 }
 
 var _ engine.Engine = (*RemoteEngine)(nil)
 
 // NewRemoteEngine returns the engine behind a supervisor's client.
 func NewRemoteEngine(c *Client) *RemoteEngine { return &RemoteEngine{c: c} }
+
+// WithNetworkBackend sets the network backend of injections that do not
+// choose one ("", auto, proxy or packet) and returns r.
+func (r *RemoteEngine) WithNetworkBackend(b string) *RemoteEngine {
+	r.networkBackend = b
+	return r
+}
+
+func (r *RemoteEngine) request(f engine.Fault, o InjectOptions) (InjectRequest, error) {
+	if o.NetworkBackend == "" {
+		o.NetworkBackend = r.networkBackend
+	}
+	return NewInjectRequestWith(f, o)
+}
 
 // Name is "local".
 func (r *RemoteEngine) Name() string { return "local" }
@@ -42,7 +58,7 @@ func (r *RemoteEngine) Select(ctx context.Context, f engine.Fault) ([]engine.Tar
 
 // SelectWith is Select with the chaos object's namespace and a seed.
 func (r *RemoteEngine) SelectWith(ctx context.Context, f engine.Fault, o InjectOptions) ([]engine.Target, error) {
-	req, err := NewInjectRequest(f, o.Namespace, o.Seed)
+	req, err := r.request(f, o)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +75,7 @@ func (r *RemoteEngine) Inject(ctx context.Context, f engine.Fault) (engine.Injec
 // connection outlives ctx; ctx only bounds the wait for the fault to be
 // applied (when it ends first, the fault is reverted).
 func (r *RemoteEngine) InjectWith(ctx context.Context, f engine.Fault, o InjectOptions) (engine.Injection, error) {
-	req, err := NewInjectRequest(f, o.Namespace, o.Seed)
+	req, err := r.request(f, o)
 	if err != nil {
 		return nil, err
 	}

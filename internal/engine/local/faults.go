@@ -57,6 +57,10 @@ const (
 	// undoScale sets a service back to its replica count (args service,
 	// replicas).
 	undoScale = "scale"
+	// undoHopFaults records network faults put on the proxy's hops (arg
+	// replica). They live in the supervisor's process and end with it, so
+	// recovery has nothing to undo once it is gone.
+	undoHopFaults = "hop-faults"
 	// undoNone is a step that turned out not to be needed (the action it
 	// guarded failed without changing anything).
 	undoNone = "none"
@@ -95,6 +99,10 @@ func (e *Engine) plan(f engine.Fault, o InjectOptions) (*faultPlan, error) {
 		p, err = e.planScale(f, spec, o)
 	case *v1alpha1.StressChaosSpec:
 		p, err = e.planStress(f, spec, o)
+	case *v1alpha1.NetworkChaosSpec:
+		p, err = e.planNetwork(f, spec, o)
+	case *v1alpha1.HTTPChaosSpec:
+		p, err = e.planHTTP(f, spec, o)
 	default:
 		return nil, unsupported(f)
 	}
@@ -112,12 +120,10 @@ func unsupported(f engine.Fault) error {
 		kind = fmt.Sprintf("a fault with spec %T", f.Spec)
 	}
 	switch f.Spec.(type) {
-	case *v1alpha1.NetworkChaosSpec, *v1alpha1.HTTPChaosSpec:
-		return fmt.Errorf("%s %s: %s is not supported by the local engine yet (network faults arrive with the local network backends); the kube engine with Chaos Mesh installed can run it", kind, f.Name, kind)
 	case *v1alpha1.IOChaosSpec, *v1alpha1.DNSChaosSpec, *v1alpha1.TimeChaosSpec:
 		return fmt.Errorf("%s %s: %s is not supported by the local engine yet; the kube engine with Chaos Mesh installed can run it", kind, f.Name, kind)
 	case *v1alpha1.ModelChaosSpec:
 		return fmt.Errorf("%s %s: %s is not supported by the local engine yet, and Chaos Mesh has no such fault; no engine can run it in this version of faultline", kind, f.Name, kind)
 	}
-	return fmt.Errorf("%s %s: the local engine cannot run %s (spec %T); it runs PodChaos, NodeChaos, ScaleChaos and StressChaos", kind, f.Name, kind, f.Spec)
+	return fmt.Errorf("%s %s: the local engine cannot run %s (spec %T); it runs PodChaos, NetworkChaos, HTTPChaos, NodeChaos, ScaleChaos and StressChaos", kind, f.Name, kind, f.Spec)
 }

@@ -163,18 +163,32 @@ type listener struct {
 	kind          HopKind
 	source        string
 	sourceService string
-	stats         gatewayCounters
-	closed        chan struct{}
+	// dialFrom, when set, is the local address of the connections this
+	// listener opens to replicas: the source replica's host-side veth
+	// address, so that the destination's network namespace sees whose
+	// call it carries (network namespaces only; nil: the kernel picks).
+	dialFrom net.IP
+	stats    gatewayCounters
+	closed   chan struct{}
 }
 
 // listen opens a listener on 127.0.0.1:port (0: any free port).
 func (p *proxy) listen(port int, bal *balancer, kind HopKind, source, sourceService string) (*listener, error) {
-	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+	return p.listenOn(net.IPv4(127, 0, 0, 1), port, bal, kind, source, sourceService, false)
+}
+
+// listenOn opens a listener on ip:port; bindSource makes its upstream
+// connections start from ip too (see listener.dialFrom).
+func (p *proxy) listenOn(ip net.IP, port int, bal *balancer, kind HopKind, source, sourceService string, bindSource bool) (*listener, error) {
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: port})
 	if err != nil {
 		return nil, err
 	}
 	l := &listener{p: p, ln: ln, bal: bal, kind: kind, source: source, sourceService: sourceService,
 		closed: make(chan struct{})}
+	if bindSource {
+		l.dialFrom = ip
+	}
 	p.mu.Lock()
 	if p.ctx.Err() != nil {
 		p.mu.Unlock()
@@ -261,6 +275,9 @@ func (l *listener) handle(client *net.TCPConn) {
 		return
 	}
 	d := net.Dialer{Timeout: 5 * time.Second}
+	if l.dialFrom != nil {
+		d.LocalAddr = &net.TCPAddr{IP: l.dialFrom}
+	}
 	uc, err := d.DialContext(l.p.ctx, "tcp", ep.addr)
 	if err != nil {
 		// Like kube-proxy in iptables mode, a connection sent to a replica

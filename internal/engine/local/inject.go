@@ -43,6 +43,17 @@ type InjectRequest struct {
 	// reverted (instantaneous faults ignore it).
 	Duration string  `json:"duration,omitempty"`
 	Seed     *uint64 `json:"seed,omitempty"`
+	// NetworkBackend is InjectOptions.NetworkBackend ("" is the engine's
+	// default).
+	NetworkBackend string `json:"networkBackend,omitempty"`
+}
+
+// NewInjectRequestWith encodes a fault and its options for the control
+// socket.
+func NewInjectRequestWith(f engine.Fault, o InjectOptions) (InjectRequest, error) {
+	req, err := NewInjectRequest(f, o.Namespace, o.Seed)
+	req.NetworkBackend = o.NetworkBackend
+	return req, err
 }
 
 // NewInjectRequest encodes a fault for the control socket.
@@ -79,7 +90,10 @@ func (r InjectRequest) Fault() (engine.Fault, InjectOptions, error) {
 		}
 		f.Duration = d
 	}
-	return f, InjectOptions{Namespace: r.Namespace, Seed: r.Seed}, nil
+	if _, err := ParseNetworkBackend(r.NetworkBackend); err != nil {
+		return engine.Fault{}, InjectOptions{}, fmt.Errorf("%s %s: %w", r.Kind, r.Name, err)
+	}
+	return f, InjectOptions{Namespace: r.Namespace, Seed: r.Seed, NetworkBackend: r.NetworkBackend}, nil
 }
 
 // newSpec returns a new spec value of a fault kind.

@@ -40,7 +40,10 @@ func (s *Supervisor) startMainProbesLocked(ctx context.Context, r *replica, c *c
 func (s *Supervisor) goProbe(ctx context.Context, r *replica, c *container, p *probePlan, kind string, initialOK, resumed bool) {
 	gen := c.gen
 	env, _ := s.containerEnv(r, c)
-	t := probeTarget{port: r.port, env: env, dir: c.plan.dir, sp: s.sp}
+	t := probeTarget{port: r.port, env: env, dir: c.plan.dir, sp: s.sp, netns: r.netnsPath()}
+	if r.net != nil {
+		t.podIP = r.podIP()
+	}
 	if kind == "Readiness" {
 		t.fastUntilOK = s.opts.ReadinessPollInterval
 	}

@@ -71,6 +71,11 @@ type probeTarget struct {
 	// fastUntilOK, when set, replaces the period until the probe first
 	// passes (Options.ReadinessPollInterval).
 	fastUntilOK time.Duration
+	// podIP, when set, replaces the default host 127.0.0.1 (a replica in
+	// its own network namespace is reached at its address), and netns is
+	// where exec probes run ("" the host's network).
+	podIP string
+	netns string
 }
 
 // check runs the probe once and returns why it failed, or nil.
@@ -81,7 +86,13 @@ func (p *probePlan) check(ctx context.Context, t probeTarget) error {
 	if port == 0 {
 		port = t.port
 	}
-	addr := net.JoinHostPort(p.host, strconv.Itoa(port))
+	host := p.host
+	if host == "127.0.0.1" && t.podIP != "" {
+		// The host's loopback is not the replica's: in its network
+		// namespace the replica is at its pod IP.
+		host = t.podIP
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	switch p.kind {
 	case probeHTTP:
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.scheme+"://"+addr+p.path, nil)
@@ -149,7 +160,7 @@ func (p *probePlan) runExec(ctx context.Context, t probeTarget) error {
 		return fmt.Errorf("exec probe: %w", err)
 	}
 	cmd := &exec.Cmd{Path: path, Args: argv, Env: t.env, Dir: t.dir}
-	if err := t.sp.start(cmd); err != nil {
+	if err := t.sp.startIn(cmd, t.netns); err != nil {
 		return fmt.Errorf("exec probe: %w", err)
 	}
 	done := make(chan error, 1)

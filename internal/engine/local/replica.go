@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/faultline-dev/faultline/internal/engine"
 	"github.com/faultline-dev/faultline/internal/envref"
+	"github.com/faultline-dev/faultline/internal/packet"
 )
 
 // replica is one "pod": a service's replica with its containers, placed on
@@ -27,6 +29,10 @@ type replica struct {
 	// order of the service's dependsOn; their ports outlive restarts and
 	// rescheduling, so the <DEP>_URL a process was given stays valid.
 	egress []*listener
+	// net is the replica's network namespace (Options.NetworkNamespaces),
+	// nil when it shares the host's network; like egress it outlives
+	// restarts and rescheduling.
+	net *packet.Namespace
 
 	// Per incarnation: a rescheduled replica is a new pod with the same
 	// name (like a StatefulSet pod recreated elsewhere): new UID, new
@@ -147,13 +153,18 @@ func (s *Supervisor) addReplicaLocked(svc *service, ordinal int) (*replica, erro
 		return nil, err
 	}
 	r := &replica{name: name, namespace: s.plan.namespace, svc: svc, ordinal: ordinal, port: port, uid: newUID(), created: time.Now()}
+	// The namespace first: the egress listeners listen on its host side.
+	if err := s.createNetnsLocked(r); err != nil {
+		s.releaseReplicaLocked(r)
+		return nil, err
+	}
 	for _, dep := range svc.plan.dependsOn {
 		dsvc, err := s.serviceLocked(dep)
 		if err != nil {
 			s.releaseReplicaLocked(r)
 			return nil, err
 		}
-		l, err := s.px.listen(0, dsvc.bal, HopEgress, name, svc.plan.name)
+		l, err := s.px.listenOn(r.hostIP(), 0, dsvc.bal, HopEgress, name, svc.plan.name, r.net != nil)
 		if err != nil {
 			s.releaseReplicaLocked(r)
 			return nil, fmt.Errorf("replica %s: open the listener for dependency %s: %w", name, dep, err)
@@ -178,6 +189,9 @@ func (s *Supervisor) releaseReplicaLocked(r *replica) {
 	}
 	r.egress = nil
 	delete(s.ports, r.port)
+	if err := s.removeNetnsLocked(r); err != nil {
+		s.emitReplicaLocked(r, "Warning", err.Error(), "")
+	}
 }
 
 // removeReplicaLocked deletes a stopped replica for good (scale-down).
@@ -241,7 +255,7 @@ func (s *Supervisor) containerEnv(r *replica, c *container) (env, argv []string)
 	set("REPLICA_NAME", r.name)
 	set("POD_NAME", r.name)
 	set("POD_NAMESPACE", r.namespace)
-	set("POD_IP", "127.0.0.1")
+	set("POD_IP", r.podIP())
 	set("POD_UID", r.uid)
 	set("NODE_NAME", r.node)
 	set("SERVICE_NAME", sp.name)
@@ -293,7 +307,9 @@ func (s *Supervisor) startContainerLocked(r *replica, c *container) {
 		cleanup := r.cg.prepare(cmd)
 		defer cleanup()
 	}
-	err = s.sp.start(cmd)
+	// In its network namespace, when it has one (r.netnsPath() "": the
+	// host's, as before).
+	err = s.sp.startIn(cmd, r.netnsPath())
 	if err != nil {
 		fmt.Fprintf(logf, "faultline: %v\n", err)
 		logf.Close()
@@ -659,7 +675,7 @@ func (s *Supervisor) syncEndpointsLocked(svc *service) {
 	var eps []endpoint
 	for _, r := range s.sortedReplicasLocked() {
 		if r.svc == svc && r.ready && !r.deleting {
-			eps = append(eps, endpoint{replica: r.name, addr: "127.0.0.1:" + strconv.Itoa(r.port)})
+			eps = append(eps, endpoint{replica: r.name, addr: net.JoinHostPort(r.podIP(), strconv.Itoa(r.port))})
 		}
 	}
 	svc.bal.set(eps)
@@ -716,7 +732,7 @@ func (r *replica) statusLocked() ReplicaStatus {
 	st := ReplicaStatus{
 		Name: r.name, Namespace: r.namespace, Service: r.svc.plan.name, Ordinal: r.ordinal, UID: r.uid,
 		Labels: r.labels(), Annotations: copyMap(r.svc.plan.annotations), Node: r.node,
-		Phase: r.phase, Status: r.status, Ready: r.ready, Created: r.created, IP: "127.0.0.1",
+		Phase: r.phase, Status: r.status, Ready: r.ready, Created: r.created, IP: r.podIP(),
 		Port: r.port, Frozen: r.frozen, TotalContainers: len(r.containers),
 	}
 	if r.cg != nil {

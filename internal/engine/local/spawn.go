@@ -3,10 +3,13 @@ package local
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"runtime"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // spawner starts every process of an environment from one goroutine locked
@@ -36,7 +39,10 @@ type spawner struct {
 }
 
 type spawnReq struct {
-	cmd   *exec.Cmd
+	cmd *exec.Cmd
+	// netns is the bind mount of the network namespace to start cmd in;
+	// "" is the supervisor's own.
+	netns string
 	reply chan error
 }
 
@@ -52,20 +58,31 @@ func (sp *spawner) run() {
 	runtime.LockOSThread()
 	// Deliberately no UnlockOSThread: see the type's comment.
 	defer close(sp.done)
+	// stuck is set if the thread could not return from a replica's
+	// network namespace: nothing is started from it any more.
+	var stuck error
 	for {
 		select {
 		case r := <-sp.reqs:
-			r.reply <- r.cmd.Start()
+			if stuck != nil {
+				r.reply <- stuck
+				continue
+			}
+			var err error
+			err, stuck = startInNetns(r.cmd, r.netns)
+			r.reply <- err
 		case <-sp.quit:
 			return
 		}
 	}
 }
 
-// start starts cmd from the spawner's thread. cmd must write its output to
-// *os.File values (or nothing) so that os/exec starts no copying goroutine
-// of its own; cmd.Wait may then be called from any goroutine.
-func (sp *spawner) start(cmd *exec.Cmd) error {
+// startIn starts cmd from the spawner's thread, inside the network
+// namespace bind-mounted at netns ("" is the supervisor's own network).
+// cmd must write its output to *os.File values (or nothing) so that
+// os/exec starts no copying goroutine of its own; cmd.Wait may then be
+// called from any goroutine.
+func (sp *spawner) startIn(cmd *exec.Cmd, netns string) error {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
@@ -77,7 +94,7 @@ func (sp *spawner) start(cmd *exec.Cmd) error {
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	reply := make(chan error, 1)
 	select {
-	case sp.reqs <- spawnReq{cmd: cmd, reply: reply}:
+	case sp.reqs <- spawnReq{cmd: cmd, netns: netns, reply: reply}:
 	case <-sp.quit:
 		return errSpawnerClosed
 	}
@@ -90,4 +107,40 @@ func (sp *spawner) start(cmd *exec.Cmd) error {
 func (sp *spawner) close() {
 	sp.quitOnce.Do(func() { close(sp.quit) })
 	<-sp.done
+}
+
+// startInNetns starts cmd, in the network namespace bind-mounted at path
+// when path is not "". It runs on the spawner's locked thread, which
+// enters the namespace for the fork only (the child inherits the thread's
+// namespace) and returns to its own at once. stuck is non-nil when the
+// thread could not return (short of a kernel bug, never): the process it
+// started is killed, and the spawner must start nothing more from a thread
+// in the wrong namespace.
+func startInNetns(cmd *exec.Cmd, path string) (err, stuck error) {
+	if path == "" {
+		return cmd.Start(), nil
+	}
+	self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+	if err != nil {
+		return fmt.Errorf("open the supervisor's network namespace: %w", err), nil
+	}
+	defer self.Close()
+	target, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open network namespace %s: %w", path, err), nil
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("enter network namespace %s: %w", path, err), nil
+	}
+	startErr := cmd.Start()
+	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
+		stuck = fmt.Errorf("the supervisor's process-starting thread could not return from network namespace %s: %w", path, err)
+		if startErr == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		return stuck, stuck
+	}
+	return startErr, nil
 }

@@ -195,6 +195,11 @@ func CleanupDir(stateDir, envName string) error {
 	if err := cs.removeAll(); err != nil {
 		errs = append(errs, err)
 	}
+	// Network namespaces, veths, nftables tables and qdiscs of the
+	// environment (Options.NetworkNamespaces, packet network faults).
+	if err := cleanupEnvNetworks(envName); err != nil {
+		errs = append(errs, err)
+	}
 	for _, f := range []string{"control.sock", stateFile} {
 		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("remove %s: %w", f, err))

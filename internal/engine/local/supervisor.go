@@ -46,6 +46,12 @@ type Options struct {
 	// answers. Kubelet has no such thing (0 keeps its behaviour); tests
 	// and demos use it because periodSeconds cannot go below 1 s.
 	ReadinessPollInterval time.Duration
+	// NetworkNamespaces runs every replica in its own network namespace
+	// (fl-… under /run/netns), joined to the host by a veth pair, so the
+	// packet network backend (nftables, tbf) can fault one replica's
+	// traffic without touching the others. It needs root; off, replicas
+	// share the host's network and listen on 127.0.0.1 as before.
+	NetworkNamespaces bool
 }
 
 func (o *Options) defaults() {
@@ -246,6 +252,12 @@ func (s *Supervisor) Start(ctx context.Context) (err error) {
 	if err := s.takeOver(); err != nil {
 		s.markStopped()
 		return err
+	}
+	if s.opts.NetworkNamespaces {
+		if err := checkNetworkNamespaces(s.plan.name); err != nil {
+			s.markStopped()
+			return err
+		}
 	}
 	s.owner = engine.Self()
 	s.mu.Lock()
@@ -452,6 +464,10 @@ func (s *Supervisor) doShutdown(ctx context.Context, graceful bool) error {
 			if err := r.cg.remove(); err != nil {
 				errs = append(errs, fmt.Errorf("replica %s: %w", r.name, err))
 			}
+		}
+		// The listeners are closed: the namespace can go.
+		if err := s.removeNetnsLocked(r); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	s.phase = phaseStopped

@@ -95,7 +95,13 @@ func main() {
 		}
 	})
 
-	ln, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
+	// POD_IP is 127.0.0.1 unless the replica runs in its own network
+	// namespace, where it is the namespace's address.
+	host := os.Getenv("POD_IP")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, os.Getenv("PORT")))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "listen:", err)
 		os.Exit(1)
