@@ -118,8 +118,9 @@ func newLogger(component string) *slog.Logger {
 	return l
 }
 
-// listen opens 127.0.0.1:$PORT (LISTEN_HOST overrides the host); PORT 0 or
-// unset picks a free port, which is logged.
+// listen opens $POD_IP:$PORT — the replica's address, which faultline sets;
+// 127.0.0.1 without it (LISTEN_HOST overrides both); PORT 0 or unset picks a
+// free port, which is logged.
 func listen(e *env, log *slog.Logger) (net.Listener, error) {
 	port := e.int("PORT", 0)
 	if port < 0 || port > 65535 {
@@ -128,7 +129,7 @@ func listen(e *env, log *slog.Logger) (net.Listener, error) {
 	if err := e.err(); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(e.str("LISTEN_HOST", "127.0.0.1"), strconv.Itoa(port)))
+	ln, err := net.Listen("tcp", net.JoinHostPort(e.str("LISTEN_HOST", e.str("POD_IP", "127.0.0.1")), strconv.Itoa(port)))
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}

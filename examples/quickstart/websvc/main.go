@@ -11,6 +11,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -29,7 +30,13 @@ func main() {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/ready", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ready") })
-	if err := http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), mux); err != nil {
+	// POD_IP is the replica's address (its own network namespace's with
+	// `env up --network-namespaces`); 127.0.0.1 otherwise.
+	host := os.Getenv("POD_IP")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if err := http.ListenAndServe(net.JoinHostPort(host, os.Getenv("PORT")), mux); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -503,7 +503,13 @@ func (s *Supervisor) WaitReady(ctx context.Context) error {
 			}
 		}
 		s.mu.Unlock()
-		return fmt.Errorf("environment %s not ready: %s: %w", s.plan.name, joinMax(notReady, 10), err)
+		hint := ""
+		if s.opts.NetworkNamespaces && len(notReady) > 0 {
+			// The usual cause: a program that listens on 127.0.0.1, which
+			// no one outside its namespace can reach.
+			hint = " (replicas run in network namespaces: each must listen on $POD_IP or 0.0.0.0, not 127.0.0.1)"
+		}
+		return fmt.Errorf("environment %s not ready: %s%s: %w", s.plan.name, joinMax(notReady, 10), hint, err)
 	}
 	return nil
 }
