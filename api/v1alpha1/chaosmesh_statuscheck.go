@@ -52,8 +52,10 @@ type StatusCheckSpec struct {
 	Mode StatusCheckMode `json:"mode,omitempty"`
 	// Type of probe; only HTTP. Default: HTTP.
 	Type StatusCheckType `json:"type,omitempty"`
-	// Duration bounds the whole check, e.g. "5m"; reaching it without
-	// failing counts as success. Default: no bound.
+	// Duration bounds the whole check, e.g. "5m". A Continuous check that
+	// reaches it without failing succeeds; a Synchronous one that reaches
+	// it before successThreshold successes in a row fails. Default: no
+	// bound.
 	Duration *string `json:"duration,omitempty"`
 	// TimeoutSeconds after which one probe counts as failed, at least 1. Default 1.
 	TimeoutSeconds *int `json:"timeoutSeconds,omitempty"`

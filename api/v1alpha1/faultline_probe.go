@@ -172,7 +172,9 @@ type ProbeCmd struct {
 }
 
 // ProbePrometheus runs an instant PromQL query against a Prometheus server
-// and compares its value (the first sample of a vector, or the scalar).
+// and compares its value: a scalar, or a vector of exactly one sample
+// (Prometheus does not order a vector's samples, so several are an error:
+// aggregate them with sum(), max() or a label match).
 type ProbePrometheus struct {
 	// URL of the Prometheus server, e.g. "http://127.0.0.1:9090". Required.
 	URL string `json:"url"`

@@ -839,7 +839,7 @@ func generatedDocs() map[string]TypeDoc {
 			Enum: []string{"SOT", "EOT", "Edge", "Continuous", "OnChaos"},
 		},
 		"ProbePrometheus": {
-			Doc: "ProbePrometheus runs an instant PromQL query against a Prometheus server\nand compares its value (the first sample of a vector, or the scalar).",
+			Doc: "ProbePrometheus runs an instant PromQL query against a Prometheus server\nand compares its value: a scalar, or a vector of exactly one sample\n(Prometheus does not order a vector's samples, so several are an error:\naggregate them with sum(), max() or a label match).",
 			Fields: map[string]string{
 				"Comparator": "Comparator the query's value must satisfy. Required.",
 				"Query":      "Query is the PromQL expression. Required.",
@@ -1014,7 +1014,7 @@ func generatedDocs() map[string]TypeDoc {
 		"StatusCheckSpec": {
 			Doc: "StatusCheckSpec is what a status check probes and how it decides.",
 			Fields: map[string]string{
-				"Duration":            "Duration bounds the whole check, e.g. \"5m\"; reaching it without\nfailing counts as success. Default: no bound.",
+				"Duration":            "Duration bounds the whole check, e.g. \"5m\". A Continuous check that\nreaches it without failing succeeds; a Synchronous one that reaches\nit before successThreshold successes in a row fails. Default: no\nbound.",
 				"FailureThreshold":    "FailureThreshold is the failures in a row that fail the check, at\nleast 1. Default 3.",
 				"HTTP":                "HTTP is the probe of type HTTP. Required when type is HTTP.",
 				"IntervalSeconds":     "IntervalSeconds between probes, at least 1. Default 10.",
