@@ -71,6 +71,9 @@ type Engine struct {
 	mu     sync.Mutex
 	active map[string]*injection
 	closed bool
+
+	// scales are the ScaleChaos holds per service (faults_scale.go).
+	scales scaleHolds
 }
 
 var _ engine.Engine = (*Engine)(nil)

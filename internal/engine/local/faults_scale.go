@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/faultline-dev/faultline/api/v1alpha1"
 	"github.com/faultline-dev/faultline/internal/engine"
@@ -81,17 +83,78 @@ func (a *scaleService) apply(_ context.Context, rec undoRecorder) (string, error
 		}
 	}
 	a.previous = got
+	a.e.scales.push(a, got)
 	return fmt.Sprintf("scaled from %d to %d replicas", got, a.replicas), nil
 }
 
 func (a *scaleService) revert(context.Context) (string, error) {
+	target, changes := a.e.scales.pop(a)
 	if a.e.stopping() {
 		return "the environment is shutting down", nil
 	}
-	if _, err := a.e.sup.Scale(a.service, a.previous); err != nil && !a.e.stopping() {
+	if !changes {
+		return fmt.Sprintf("left at %d replicas: a later ScaleChaos on %s still holds the count", target, a.service), nil
+	}
+	if _, err := a.e.sup.Scale(a.service, target); err != nil && !a.e.stopping() {
 		return "", err
 	}
-	return fmt.Sprintf("scaled back to %d replicas", a.previous), nil
+	return fmt.Sprintf("scaled back to %d replicas", target), nil
+}
+
+// scaleHolds keeps, per service, the ScaleChaos faults holding its replica
+// count, oldest first, and the count the service had before the first of
+// them. Faults on one service may overlap and end in any order: the count
+// is always the newest active fault's, and the original once none is
+// left — not whatever count a fault happened to replace.
+type scaleHolds struct {
+	mu   sync.Mutex
+	held map[string]*scaleStack
+}
+
+type scaleStack struct {
+	base  int
+	holds []*scaleService
+}
+
+// push records a applied to a service that had prev replicas.
+func (h *scaleHolds) push(a *scaleService, prev int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.held == nil {
+		h.held = map[string]*scaleStack{}
+	}
+	st := h.held[a.service]
+	if st == nil {
+		st = &scaleStack{base: prev}
+		h.held[a.service] = st
+	}
+	st.holds = append(st.holds, a)
+}
+
+// pop removes a and returns the count the service should have now, and
+// whether that differs from the count a set (false: a later fault still
+// holds the service, nothing to do).
+func (h *scaleHolds) pop(a *scaleService) (int, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.held[a.service]
+	if st == nil {
+		return a.previous, true
+	}
+	i := slices.Index(st.holds, a)
+	if i < 0 {
+		return a.previous, true
+	}
+	top := i == len(st.holds)-1
+	st.holds = slices.Delete(st.holds, i, i+1)
+	if len(st.holds) == 0 {
+		delete(h.held, a.service)
+		return st.base, true
+	}
+	if !top {
+		return st.holds[len(st.holds)-1].replicas, false
+	}
+	return st.holds[len(st.holds)-1].replicas, true
 }
 
 func (a *scaleService) fidelity() []engine.Fidelity { return nil }
