@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"strconv"
 	"syscall"
 	"testing"
@@ -103,4 +105,69 @@ func benchGet(b *testing.B, cl *http.Client, url string) {
 		}
 		resp.Body.Close()
 	}
+}
+
+// BenchmarkRestartVsForkExec puts the supervisor's restart in proportion:
+// each iteration SIGKILLs a replica and waits until it is Ready again
+// (readiness polled every 5 ms), then starts the same binary by hand with
+// fork/exec and polls its /ready every 5 ms until it answers — the least
+// any supervisor could do. The ratio of the two, measured in the same
+// iterations, is what docs/BENCHMARKS.md reports.
+func BenchmarkRestartVsForkExec(b *testing.B) {
+	opts := testOptions(b)
+	opts.BackoffReset = time.Nanosecond
+	opts.ReadinessPollInterval = 5 * time.Millisecond
+	s := startEnv(b, supervisorBenchEnv("bench-ratio", true), opts)
+	waitReady(b, s)
+	events, cancel := s.Subscribe()
+	defer cancel()
+	port, err := freePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	readyURL := "http://127.0.0.1:" + strconv.Itoa(port) + "/ready"
+	cl := &http.Client{Timeout: time.Second}
+	var sup, ref time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if err := s.KillContainer("backend-0", "", syscall.SIGKILL); err != nil {
+			b.Fatal(err)
+		}
+		for e := range events {
+			if e.Name == "backend-0" && e.Reason == "Ready" {
+				break
+			}
+		}
+		sup += time.Since(start)
+
+		start = time.Now()
+		cmd := exec.Command(testsvcBin)
+		cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "NAME=ref")
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			resp, err := cl.Get(readyURL)
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+				b.Fatal("the reference process never became ready")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		ref += time.Since(start)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(sup.Microseconds())/n, "restart-µs/op")
+	b.ReportMetric(float64(ref.Microseconds())/n, "forkexec-µs/op")
+	b.ReportMetric(float64(sup)/float64(ref), "restart/forkexec")
 }
