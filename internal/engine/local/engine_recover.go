@@ -285,6 +285,10 @@ func performUndo(ctx context.Context, client *Client, u engine.Undo) (string, er
 		}
 		return fmt.Sprintf("service %s scaled back to %d", a[undoService], n), nil
 	}
+	// Model files, overrides and views of ModelChaos.
+	if res, ok, err := performModelUndo(u); ok {
+		return res, err
+	}
 	// nftables tables and qdiscs of the packet network backend.
 	if res, ok, err := performPacketUndo(u); ok {
 		return res, err

@@ -485,7 +485,7 @@ func TestSelectAndBadInput(t *testing.T) {
 		{"IOChaos", engine.Fault{Kind: "IOChaos", Name: "x", Spec: &v1alpha1.IOChaosSpec{}}, "IOChaos is not supported by the local engine yet; the kube engine"},
 		{"DNSChaos", engine.Fault{Kind: "DNSChaos", Name: "x", Spec: &v1alpha1.DNSChaosSpec{}}, "DNSChaos is not supported"},
 		{"TimeChaos", engine.Fault{Kind: "TimeChaos", Name: "x", Spec: &v1alpha1.TimeChaosSpec{}}, "TimeChaos is not supported"},
-		{"ModelChaos", engine.Fault{Kind: "ModelChaos", Name: "x", Spec: &v1alpha1.ModelChaosSpec{}}, "ModelChaos is not supported by the local engine yet"},
+		{"ModelChaos without an action", engine.Fault{Kind: "ModelChaos", Name: "x", Spec: &v1alpha1.ModelChaosSpec{}}, "no action given; ModelChaos takes"},
 		{"no stressor", stressChaos("x", tier("api"), nil, 0), "no stressor given"},
 		{"negative duration", engine.Fault{Kind: "PodChaos", Name: "x", Spec: &v1alpha1.PodChaosSpec{}, Duration: -time.Second}, "negative"},
 	}

@@ -103,6 +103,8 @@ func (e *Engine) plan(f engine.Fault, o InjectOptions) (*faultPlan, error) {
 		p, err = e.planNetwork(f, spec, o)
 	case *v1alpha1.HTTPChaosSpec:
 		p, err = e.planHTTP(f, spec, o)
+	case *v1alpha1.ModelChaosSpec:
+		p, err = e.planModel(f, spec, o)
 	default:
 		return nil, unsupported(f)
 	}
@@ -122,8 +124,6 @@ func unsupported(f engine.Fault) error {
 	switch f.Spec.(type) {
 	case *v1alpha1.IOChaosSpec, *v1alpha1.DNSChaosSpec, *v1alpha1.TimeChaosSpec:
 		return fmt.Errorf("%s %s: %s is not supported by the local engine yet; the kube engine with Chaos Mesh installed can run it", kind, f.Name, kind)
-	case *v1alpha1.ModelChaosSpec:
-		return fmt.Errorf("%s %s: %s is not supported by the local engine yet, and Chaos Mesh has no such fault; no engine can run it in this version of faultline", kind, f.Name, kind)
 	}
-	return fmt.Errorf("%s %s: the local engine cannot run %s (spec %T); it runs PodChaos, NetworkChaos, HTTPChaos, NodeChaos, ScaleChaos and StressChaos", kind, f.Name, kind, f.Spec)
+	return fmt.Errorf("%s %s: the local engine cannot run %s (spec %T); it runs PodChaos, NetworkChaos, HTTPChaos, NodeChaos, ScaleChaos, StressChaos and ModelChaos", kind, f.Name, kind, f.Spec)
 }

@@ -60,6 +60,13 @@ type replica struct {
 	// stopWaiters are closed, and onStopped run, once no container runs.
 	stopWaiters []chan struct{}
 	onStopped   []func()
+
+	// override changes how the main container starts (model faults, see
+	// replica_override.go); it outlives restarts and incarnations.
+	override *ReplicaOverride
+	// lastReadyAfter is how long the main container's latest run took from
+	// its start to ready.
+	lastReadyAfter time.Duration
 }
 
 // container is one process of a replica.
@@ -270,6 +277,9 @@ func (s *Supervisor) containerEnv(r *replica, c *container) (env, argv []string)
 	for _, e := range c.plan.env {
 		set(e.name, envref.Expand(e.value, lookup))
 	}
+	for _, kv := range r.overrideEnvLocked(c) {
+		set(kv[0], kv[1])
+	}
 	env = make([]string, 0, len(order))
 	for _, k := range order {
 		env = append(env, k+"="+vars[k])
@@ -309,7 +319,7 @@ func (s *Supervisor) startContainerLocked(r *replica, c *container) {
 	}
 	// In its network namespace, when it has one (r.netnsPath() "": the
 	// host's, as before).
-	err = s.sp.startIn(cmd, r.netnsPath())
+	err = s.sp.startInNS(cmd, r.netnsPath(), r.mountNSLocked(c))
 	if err != nil {
 		fmt.Fprintf(logf, "faultline: %v\n", err)
 		logf.Close()
@@ -580,6 +590,7 @@ func (s *Supervisor) refreshLocked(r *replica) {
 		reason := "NotReady"
 		if ready {
 			reason = "Ready"
+			r.noteReadyLocked()
 		}
 		s.emitReplicaLocked(r, reason, "", "")
 		s.syncEndpointsLocked(r.svc)

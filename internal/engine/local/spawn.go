@@ -43,6 +43,9 @@ type spawnReq struct {
 	// netns is the bind mount of the network namespace to start cmd in;
 	// "" is the supervisor's own.
 	netns string
+	// mntns is the mount namespace to start cmd in; nil is the
+	// supervisor's own (see replica_override.go).
+	mntns *os.File
 	reply chan error
 }
 
@@ -61,6 +64,8 @@ func (sp *spawner) run() {
 	// stuck is set if the thread could not return from a replica's
 	// network namespace: nothing is started from it any more.
 	var stuck error
+	var mnt spawnerMountNS
+	defer mnt.close()
 	for {
 		select {
 		case r := <-sp.reqs:
@@ -69,7 +74,7 @@ func (sp *spawner) run() {
 				continue
 			}
 			var err error
-			err, stuck = startInNetns(r.cmd, r.netns)
+			err, stuck = mnt.startWithMountNS(r.cmd, r.netns, r.mntns)
 			r.reply <- err
 		case <-sp.quit:
 			return
@@ -83,6 +88,11 @@ func (sp *spawner) run() {
 // os/exec starts no copying goroutine of its own; cmd.Wait may then be
 // called from any goroutine.
 func (sp *spawner) startIn(cmd *exec.Cmd, netns string) error {
+	return sp.startInNS(cmd, netns, nil)
+}
+
+// startInNS is startIn, also in mount namespace mntns when it is not nil.
+func (sp *spawner) startInNS(cmd *exec.Cmd, netns string, mntns *os.File) error {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
@@ -94,7 +104,7 @@ func (sp *spawner) startIn(cmd *exec.Cmd, netns string) error {
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	reply := make(chan error, 1)
 	select {
-	case sp.reqs <- spawnReq{cmd: cmd, netns: netns, reply: reply}:
+	case sp.reqs <- spawnReq{cmd: cmd, netns: netns, mntns: mntns, reply: reply}:
 	case <-sp.quit:
 		return errSpawnerClosed
 	}
