@@ -154,9 +154,9 @@ spec:
 `
 
 // runInjectClient starts `faultline inject` against the environment.
-func runInjectClient(t *testing.T, stateDir, file, env string) (*exec.Cmd, *bytes.Buffer, chan struct{}) {
+func runInjectClient(t *testing.T, stateDir, file, env string, args ...string) (*exec.Cmd, *bytes.Buffer, chan struct{}) {
 	t.Helper()
-	cmd := exec.Command(faultlineBin, "inject", "-f", file, "--env", env)
+	cmd := exec.Command(faultlineBin, append([]string{"inject", "-f", file, "--env", env}, args...)...)
 	cmd.Env = append(os.Environ(), "FAULTLINE_STATE_DIR="+stateDir)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -159,16 +159,9 @@ func (e *Engine) planProxyNetwork(f engine.Fault, spec *v1alpha1.NetworkChaosSpe
 	if spec.RemoteCluster != "" {
 		return nil, fmt.Errorf("remoteCluster %q: only the kube engine runs faults in a Chaos Mesh RemoteCluster", spec.RemoteCluster)
 	}
-	dir := spec.Direction
-	switch dir {
-	case "":
-		dir = v1alpha1.DirectionTo
-	case v1alpha1.DirectionTo, v1alpha1.DirectionFrom, v1alpha1.DirectionBoth:
-	default:
-		return nil, fmt.Errorf("direction %q: want to, from or both", spec.Direction)
-	}
-	if dir != v1alpha1.DirectionTo && spec.Target == nil && spec.Action != v1alpha1.NetworkPartition {
-		return nil, fmt.Errorf("direction %s needs a target (the pods on the other side), as in Chaos Mesh; add target, or use direction: to", dir)
+	dir, err := networkDirection(spec)
+	if err != nil {
+		return nil, err
 	}
 	mk, asked, err := proxyFaults(spec)
 	if err != nil {
@@ -586,4 +579,22 @@ func formatRate(r float64) string {
 		return fmt.Sprintf("%.1f KiB/s", r/(1<<10))
 	}
 	return fmt.Sprintf("%.0f B/s", r)
+}
+
+// networkDirection is spec's direction, "to" when unset; from and both
+// need a target (the pods on the other side), as in Chaos Mesh, except
+// for a partition. Both backends read it the same way.
+func networkDirection(spec *v1alpha1.NetworkChaosSpec) (v1alpha1.Direction, error) {
+	dir := spec.Direction
+	switch dir {
+	case "":
+		dir = v1alpha1.DirectionTo
+	case v1alpha1.DirectionTo, v1alpha1.DirectionFrom, v1alpha1.DirectionBoth:
+	default:
+		return "", fmt.Errorf("direction %q: want to, from or both", spec.Direction)
+	}
+	if dir != v1alpha1.DirectionTo && spec.Target == nil && spec.Action != v1alpha1.NetworkPartition {
+		return "", fmt.Errorf("direction %s needs a target (the pods on the other side), as in Chaos Mesh; add target, or use direction: to", dir)
+	}
+	return dir, nil
 }

@@ -650,21 +650,7 @@ func TestNetworkCrashSafety(t *testing.T) {
 		t.Fatal("backend does not answer before the fault")
 	}
 	inject := func() (*exec.Cmd, chan struct{}) {
-		cmd := exec.Command(faultlineBin, "inject", "-f", file, "--env", name, "--network-backend", "proxy")
-		cmd.Env = append(os.Environ(), "FAULTLINE_STATE_DIR="+stateDir)
-		cmd.WaitDelay = 10 * time.Second
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() {
-			_ = cmd.Wait()
-			close(exited)
-		}()
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			waitClosed(t, "faultline inject exited", exited)
-		})
+		cmd, _, exited := runInjectClient(t, stateDir, file, name, "--network-backend", "proxy")
 		waitUntil(t, "the partition is active", func() bool {
 			list, err := c.Injections(ctx)
 			return err == nil && len(list) == 1 && len(list[0].Events) > 0

@@ -145,16 +145,9 @@ func (e *Engine) planPacketNetwork(f engine.Fault, spec *v1alpha1.NetworkChaosSp
 	if d := strings.SplitN(spec.TargetDevice, "@", 2)[0]; d != "" && d != packet.PeerDevice {
 		return nil, fmt.Errorf("targetDevice %q: a replica in a network namespace has one interface, %s", spec.TargetDevice, packet.PeerDevice)
 	}
-	dir := spec.Direction
-	switch dir {
-	case "":
-		dir = v1alpha1.DirectionTo
-	case v1alpha1.DirectionTo, v1alpha1.DirectionFrom, v1alpha1.DirectionBoth:
-	default:
-		return nil, fmt.Errorf("direction %q: want to, from or both", spec.Direction)
-	}
-	if dir != v1alpha1.DirectionTo && spec.Target == nil && spec.Action != v1alpha1.NetworkPartition {
-		return nil, fmt.Errorf("direction %s needs a target (the pods on the other side), as in Chaos Mesh; add target, or use direction: to", dir)
+	dir, err := networkDirection(spec)
+	if err != nil {
+		return nil, err
 	}
 	asked := packetAsked{dir: dir}
 	var notes []string
