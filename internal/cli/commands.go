@@ -14,5 +14,6 @@ func commandConstructors() []func(IO) *cobra.Command {
 		newStopCmd,
 		newRecoverCmd,
 		newEnvCmd,
+		newDemoCmd,
 	}
 }
