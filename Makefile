@@ -33,6 +33,7 @@ tools:
 	@hack/install-tools.sh
 	@hack/install-deps.sh
 	@hack/install-browser.sh --node-only
+	@hack/kube-testenv.sh build
 
 vet:
 	$(GO) vet ./...

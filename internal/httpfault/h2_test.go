@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,7 +17,6 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/h2c"
 
 	"github.com/faultline-dev/faultline/api/v1alpha1"
 )
@@ -36,16 +36,22 @@ func h2cClient(dials *atomic.Int64) *http.Client {
 	}}
 }
 
-// startH2CServer serves h with h2c (the HTTP/1 server sniffs the preface).
+// startH2CServer serves h with h2c: net/http's own unencrypted HTTP/2
+// (prior knowledge), next to HTTP/1.
 func startH2CServer(t *testing.T, h http.Handler) string {
 	t.Helper()
-	s := startServer(t, h2c.NewHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor != 2 {
 			http.Error(w, "want HTTP/2", http.StatusHTTPVersionNotSupported)
 			return
 		}
 		h.ServeHTTP(w, r)
-	}), &http2.Server{}))
+	}))
+	s.Config.Protocols = new(http.Protocols)
+	s.Config.Protocols.SetHTTP1(true)
+	s.Config.Protocols.SetUnencryptedHTTP2(true)
+	s.Start()
+	t.Cleanup(s.Close)
 	return hostOf(s)
 }
 
