@@ -48,15 +48,8 @@ func (e *Engine) Nodes(ctx context.Context) ([]engine.Node, error) {
 }
 
 func (e *Engine) planNode(ctx context.Context, spec *v1alpha1.NodeChaosSpec) (*faultPlan, error) {
-	switch spec.Action {
-	case v1alpha1.NodeDown, v1alpha1.NodeDrain:
-	case "":
-		return nil, errors.New("no action given; NodeChaos takes node-down or node-drain")
-	default:
-		return nil, fmt.Errorf("unknown action %q; NodeChaos takes node-down or node-drain", spec.Action)
-	}
-	if spec.Selector.IsEmpty() {
-		return nil, errors.New("selector is empty; name nodes, labelSelectors or expressionSelectors (an empty selector would hit every node)")
+	if err := engine.CheckNodeChaos(spec); err != nil {
+		return nil, err
 	}
 	all, err := e.Nodes(ctx)
 	if err != nil {

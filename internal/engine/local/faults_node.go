@@ -15,15 +15,8 @@ import (
 // nodes for the duration. Its targets are the nodes, reported as targets
 // named after them.
 func (e *Engine) planNode(f engine.Fault, spec *v1alpha1.NodeChaosSpec, o InjectOptions) (*faultPlan, error) {
-	switch spec.Action {
-	case v1alpha1.NodeDown, v1alpha1.NodeDrain:
-	case "":
-		return nil, errors.New("no action given; NodeChaos takes node-down or node-drain")
-	default:
-		return nil, fmt.Errorf("unknown action %q; NodeChaos takes node-down or node-drain", spec.Action)
-	}
-	if spec.Selector.IsEmpty() {
-		return nil, errors.New("selector is empty; name nodes, labelSelectors or expressionSelectors (an empty selector would hit every node)")
+	if err := engine.CheckNodeChaos(spec); err != nil {
+		return nil, err
 	}
 	var nodes []engine.Node
 	err := e.withRand(o, func(rng *mrand.Rand) error {
