@@ -171,12 +171,8 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 		step := tr.StepCount()
 		resumed = &step
-		t.log.Info("resumed from checkpoint", "path", path, "step", step, "loss", tr.Loss())
-	} else {
-		if tr, err = recsys.NewTrainer(data, t.cfg.Train); err != nil {
-			return fmt.Errorf("trainer: %w", err)
-		}
-		t.log.Info("no checkpoint; training from scratch", "dir", t.cfg.Dir)
+	} else if tr, err = recsys.NewTrainer(data, t.cfg.Train); err != nil {
+		return fmt.Errorf("trainer: %w", err)
 	}
 	t.mu.Lock()
 	t.status.Step, t.status.Loss, t.status.ResumedFrom, t.status.Skipped = tr.StepCount(), tr.Loss(), resumed, notes
@@ -186,6 +182,12 @@ func (t *Trainer) Run(ctx context.Context) error {
 	t.status.Done = tr.StepCount() >= t.cfg.Steps
 	t.ready = true
 	t.mu.Unlock()
+	// Logged once /status says the same: a reader of the log can rely on it.
+	if resumed != nil {
+		t.log.Info("resumed from checkpoint", "path", path, "step", *resumed, "loss", tr.Loss())
+	} else {
+		t.log.Info("no checkpoint; training from scratch", "dir", t.cfg.Dir)
+	}
 	t.stepGauge.Set(float64(tr.StepCount()))
 	t.lossGauge.Set(tr.Loss())
 
