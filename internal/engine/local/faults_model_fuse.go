@@ -90,13 +90,27 @@ func (v *slowView) setup(root *viewRoot) (*os.File, *fuse.Server, error) {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return nil, nil, fmt.Errorf("slow-load: make the mount namespace private: %w", err)
 	}
-	srv, err := fs.Mount(v.mnt, root, &fs.Options{MountOptions: fuse.MountOptions{
+	opts := &fs.Options{MountOptions: fuse.MountOptions{
 		// The mount(2) system call itself, on this thread: no fusermount
 		// binary, and the mount lands in this namespace.
 		DirectMount: true, DirectMountStrict: true,
 		FsName: "faultline-model", Name: "faultline", DisableXAttrs: true,
-	}})
+	}}
+	// go-fuse opens /dev/fuse without O_CLOEXEC and sets it only after
+	// mount(2). A replica forked in between (the spawner runs
+	// concurrently) would inherit the device: then, its server gone, its
+	// exit blocks forever flushing the model file it holds open, on a
+	// connection it keeps alive itself. The fork lock's read side is what
+	// the syscall package asks of code that makes descriptors this way.
+	syscall.ForkLock.RLock()
+	srv, err := fuse.NewServer(fs.NewNodeFS(root, opts), v.mnt, &opts.MountOptions)
+	syscall.ForkLock.RUnlock()
 	if err != nil {
+		return nil, nil, fmt.Errorf("slow-load: FUSE mount: %w", err)
+	}
+	go srv.Serve()
+	if err := srv.WaitMount(); err != nil {
+		_ = srv.Unmount()
 		return nil, nil, fmt.Errorf("slow-load: FUSE mount: %w", err)
 	}
 	if err := unix.Mount(filepath.Join(v.mnt, viewFileName), v.target, "", unix.MS_BIND, ""); err != nil {
