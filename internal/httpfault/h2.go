@@ -73,6 +73,24 @@ type h2handler struct {
 // RST_STREAM), which is what Chaos Mesh's abort amounts to on HTTP/2.
 func abortStream() { panic(http.ErrAbortHandler) }
 
+// patchStreamBody merge-patches a request's or response's body, reading it
+// first (up to max bytes) unless an earlier rule did; a body that cannot
+// be read or patched counts as failed and resets the stream.
+func patchStreamBody(rule *Rule, pp *patchAction, src io.Reader, body []byte, have bool, max int64) ([]byte, bool) {
+	var err error
+	if !have {
+		if body, err = readAllLimit(src, max); err != nil {
+			rule.stats.failed.Add(1)
+			abortStream()
+		}
+	}
+	if body, err = pp.patchBody(body); err != nil {
+		rule.stats.failed.Add(1)
+		abortStream()
+	}
+	return body, true
+}
+
 func (h *h2handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := h.c
 	ctx := r.Context()
@@ -119,17 +137,7 @@ func (h *h2handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if pp.hasBody {
-				if !haveBody {
-					if body, err = readAllLimit(r.Body, maxBody); err != nil {
-						rule.stats.failed.Add(1)
-						abortStream()
-					}
-					haveBody = true
-				}
-				if body, err = pp.patchBody(body); err != nil {
-					rule.stats.failed.Add(1)
-					abortStream()
-				}
+				body, haveBody = patchStreamBody(rule, pp, r.Body, body, haveBody, maxBody)
 			}
 			for _, hp := range pp.headers {
 				out.Header.Add(hp.name, hp.value)
@@ -190,17 +198,7 @@ func (h *h2handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if pp := rule.patch; pp != nil {
 			if pp.hasBody {
-				if !haveRBody {
-					if rbody, err = readAllLimit(resp.Body, maxBody); err != nil {
-						rule.stats.failed.Add(1)
-						abortStream()
-					}
-					haveRBody = true
-				}
-				if rbody, err = pp.patchBody(rbody); err != nil {
-					rule.stats.failed.Add(1)
-					abortStream()
-				}
+				rbody, haveRBody = patchStreamBody(rule, pp, resp.Body, rbody, haveRBody, maxBody)
 			}
 			for _, hp := range pp.headers {
 				resp.Header.Add(hp.name, hp.value)
