@@ -330,8 +330,10 @@ func unknownKind(diag func(Pos, Path, string, string) Diagnostic, av, kd *node) 
 		hint = fmt.Sprintf("did you mean %s? %s", s, hint)
 	}
 	if av.str != v1alpha1.ChaosMeshAPIVersion && av.str != v1alpha1.FaultlineAPIVersion {
-		return diag(av.pos, "apiVersion", fmt.Sprintf("unknown apiVersion %q with kind %q", av.str, kd.str),
+		d := diag(av.pos, "apiVersion", fmt.Sprintf("unknown apiVersion %q with kind %q", av.str, kd.str),
 			"faultline reads chaos-mesh.org/v1alpha1 and faultline.dev/v1alpha1; "+hint)
+		d.foreign = true
+		return d
 	}
 	return diag(kd.pos, "kind", fmt.Sprintf("unknown kind %q", kd.str), hint)
 }

@@ -25,6 +25,10 @@ type Diagnostic struct {
 	Message  string   `json:"message"`
 	Hint     string   `json:"hint,omitempty"`
 	Severity Severity `json:"severity"`
+	// foreign marks an object of another API group (a Deployment, a
+	// Service): an error in a file given by name, skipped with a warning
+	// in a file found by walking a directory.
+	foreign bool
 }
 
 // String renders the diagnostic as `file:line:col: path: message; hint`.

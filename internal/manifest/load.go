@@ -14,6 +14,10 @@ import (
 type Source struct {
 	Name string
 	Data []byte
+	// Walked is true for a file found by walking a directory: objects of
+	// other API groups in it (the Deployments and Services kept next to
+	// chaos manifests) are skipped with a warning instead of refused.
+	Walked bool
 }
 
 // manifestExt reports whether a file in a directory is read as a manifest.
@@ -81,7 +85,7 @@ func ReadSources(args []string, stdin io.Reader) ([]Source, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, Source{Name: f, Data: data})
+			out = append(out, Source{Name: f, Data: data, Walked: true})
 		}
 	}
 	return out, nil
@@ -119,6 +123,9 @@ func Load(sources []Source) Result {
 	var r Result
 	for _, s := range sources {
 		docs, diags := Decode(s.Name, s.Data)
+		if s.Walked {
+			diags = foldForeign(diags)
+		}
 		r.Diagnostics = append(r.Diagnostics, diags...)
 		for _, d := range docs {
 			r.Diagnostics = append(r.Diagnostics, dropShadowedWarnings(Validate(d), diags)...)
@@ -127,6 +134,40 @@ func Load(sources []Source) Result {
 	}
 	r.Diagnostics.Sort()
 	return r
+}
+
+// foldForeign turns the errors about objects of other API groups in a
+// walked file into one warning at the first of them, counting them.
+func foldForeign(diags Diagnostics) Diagnostics {
+	var out Diagnostics
+	first := -1
+	n := 0
+	for _, d := range diags {
+		if !d.foreign {
+			out = append(out, d)
+			continue
+		}
+		n++
+		if first < 0 {
+			first = len(out)
+			out = append(out, d)
+		}
+	}
+	if first >= 0 {
+		d := &out[first]
+		d.Severity = SeverityWarning
+		d.Path = ""
+		d.Message = fmt.Sprintf("skipped %d %s of other API groups (Kubernetes objects such as Deployments and Services)", n, plural(n, "object", "objects"))
+		d.Hint = "faultline reads chaos-mesh.org/v1alpha1 and faultline.dev/v1alpha1 objects; in a directory it skips the rest (apply those with kubectl); name the file with -f to see each refused"
+	}
+	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // ErrorsIn returns the diagnostics of one document.
