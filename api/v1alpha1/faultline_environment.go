@@ -10,7 +10,8 @@ package v1alpha1
 // selectors match on its namespace, labels, annotations and node.
 //
 // A kube environment (spec.kube) names an existing Kubernetes cluster
-// instead; it is planned (issue 8) and not yet runnable.
+// instead: its pods are the targets, its Services what load and probes
+// reach, and the Kubernetes engine injects faults through the API server.
 type Environment struct {
 	// TypeMeta holds apiVersion (faultline.dev/v1alpha1) and kind.
 	TypeMeta `json:",inline"`
@@ -67,9 +68,8 @@ type EnvironmentSpec struct {
 	// Services are the local environment's services. At least one is
 	// required unless kube is set. Names are unique DNS-1123 labels.
 	Services []EnvironmentService `json:"services,omitempty"`
-	// Kube selects a Kubernetes cluster instead of local services. Planned
-	// (issue 8): it validates but is not yet runnable. When set, namespace,
-	// nodes, evictionDelay and services must be empty.
+	// Kube selects a Kubernetes cluster instead of local services. When
+	// set, namespace, nodes, evictionDelay and services must be empty.
 	Kube *KubeEnvironment `json:"kube,omitempty"`
 }
 
@@ -305,18 +305,60 @@ type HealthProbeExec struct {
 	Command []string `json:"command"`
 }
 
-// KubeEnvironment names a Kubernetes cluster and the namespaces faultline
-// may touch. Planned (issue 8): accepted by validation, not yet runnable.
+// KubeEnvironment names a Kubernetes cluster, the namespaces faultline may
+// touch, how load and probes reach its Services, and the safety limits of
+// the Kubernetes engine.
 type KubeEnvironment struct {
-	// Kubeconfig is the path of a kubeconfig file. Default: $KUBECONFIG,
-	// then ~/.kube/config, then the in-cluster configuration.
+	// Kubeconfig is the path of a kubeconfig file (a leading ~/ is the home
+	// directory). Default: $KUBECONFIG, then ~/.kube/config, then the
+	// in-cluster configuration of the pod faultline runs in.
 	Kubeconfig string `json:"kubeconfig,omitempty"`
 	// Context is the kubeconfig context to use. Default: the current one.
 	Context string `json:"context,omitempty"`
-	// Namespaces faultline may inject faults into; each must also opt in
-	// with an annotation. DNS-1123 labels. Required, at least one.
+	// Namespaces faultline may inject faults into and find services in;
+	// each must also carry the opt-in annotation. DNS-1123 labels.
+	// Required, at least one.
 	Namespaces []string `json:"namespaces,omitempty"`
+	// Access is how load and probes reach a Service named in the
+	// experiment: "direct" dials the ready pods' IPs (inside the cluster,
+	// or wherever pod IPs are routable), "port-forward" tunnels to them
+	// through the API server (from a laptop or CI runner), "auto" picks
+	// direct inside a pod and port-forward elsewhere. Either way each
+	// connection goes to a ready pod behind the Service, picked anew, as
+	// through kube-proxy. Default "auto".
+	Access KubeAccess `json:"access,omitempty"`
+	// ServiceURLs maps a service name used by load and probes to a URL
+	// that reaches it without faultline's forwarding, e.g. an Ingress:
+	// {gateway: "https://recsys.example.com"}.
+	ServiceURLs map[string]string `json:"serviceURLs,omitempty"`
+	// OptInAnnotation is the annotation a namespace must carry before
+	// faultline touches it: "key=value", or "key" for any value. Default
+	// "faultline.dev/chaos=enabled".
+	OptInAnnotation string `json:"optInAnnotation,omitempty"`
+	// MaxPods refuses a fault that would hit more pods (a drained node's
+	// pods and a scale-down's removed pods count). 0 or unset: no cap.
+	MaxPods int32 `json:"maxPods,omitempty"`
+	// MaxPercent refuses a fault that would hit more than this share (1 to
+	// 100) of any one workload's pods. 0 or unset: no cap.
+	MaxPercent int32 `json:"maxPercent,omitempty"`
+	// JournalNamespace holds the journal Leases that let `faultline
+	// recover` revert a crashed run's faults. Default "default".
+	JournalNamespace string `json:"journalNamespace,omitempty"`
+	// QPS and Burst limit faultline's requests to the API server.
+	// Defaults 50 and 100.
+	QPS   int32 `json:"qps,omitempty"`
+	Burst int32 `json:"burst,omitempty"`
 }
+
+// KubeAccess is how faultline reaches a cluster's Services.
+type KubeAccess string
+
+// Access modes.
+const (
+	KubeAccessAuto        KubeAccess = "auto"
+	KubeAccessDirect      KubeAccess = "direct"
+	KubeAccessPortForward KubeAccess = "port-forward"
+)
 
 // IsLocal reports whether the spec describes a local environment (no kube).
 func (s *EnvironmentSpec) IsLocal() bool { return s.Kube == nil }

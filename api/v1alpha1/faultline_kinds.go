@@ -5,7 +5,7 @@ package v1alpha1
 func faultlineKinds() []KindInfo {
 	return []KindInfo{
 		{APIVersion: FaultlineAPIVersion, Kind: "Environment", New: func() Object { return &Environment{} },
-			Short: "Where targets live: local services with replicas, nodes, probes and restarts (or a Kubernetes cluster, planned)."},
+			Short: "Where targets live: local services with replicas, nodes, probes and restarts; or a Kubernetes cluster and its namespaces."},
 		{APIVersion: FaultlineAPIVersion, Kind: "Experiment", New: func() Object { return &Experiment{} },
 			Short: "A resilience test: environment, load, probes, faults or a workflow over baseline/fault/recovery phases, judged by SLOs."},
 		{APIVersion: FaultlineAPIVersion, Kind: "NodeChaos", New: func() Object { return &NodeChaos{} },

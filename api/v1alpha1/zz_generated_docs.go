@@ -168,7 +168,7 @@ func generatedDocs() map[string]TypeDoc {
 			},
 		},
 		"Environment": {
-			Doc: "Environment is where an experiment's targets live (faultline.dev/v1alpha1).\n\nA local environment runs each service as real processes on this machine:\nreplicas spread over named \"nodes\", readiness and liveness probes,\nrestarts with kubelet's back-off, and a load-balancing gateway per service\nthat sends traffic only to ready replicas, like a Kubernetes Service. Each\nreplica is a pod-like target named `<service>-<n>` that Chaos Mesh\nselectors match on its namespace, labels, annotations and node.\n\nA kube environment (spec.kube) names an existing Kubernetes cluster\ninstead; it is planned (issue 8) and not yet runnable.",
+			Doc: "Environment is where an experiment's targets live (faultline.dev/v1alpha1).\n\nA local environment runs each service as real processes on this machine:\nreplicas spread over named \"nodes\", readiness and liveness probes,\nrestarts with kubelet's back-off, and a load-balancing gateway per service\nthat sends traffic only to ready replicas, like a Kubernetes Service. Each\nreplica is a pod-like target named `<service>-<n>` that Chaos Mesh\nselectors match on its namespace, labels, annotations and node.\n\nA kube environment (spec.kube) names an existing Kubernetes cluster\ninstead: its pods are the targets, its Services what load and probes\nreach, and the Kubernetes engine injects faults through the API server.",
 			Fields: map[string]string{
 				"ObjectMeta": "ObjectMeta is the object's metadata: name (required), namespace,\nlabels and annotations.",
 				"Spec":       "Spec describes the environment: either local services and nodes, or kube.",
@@ -213,7 +213,7 @@ func generatedDocs() map[string]TypeDoc {
 			Doc: "EnvironmentSpec describes either a local environment (services, and\noptionally nodes, namespace and evictionDelay) or a Kubernetes one (kube).\nExactly one of the two forms is written.",
 			Fields: map[string]string{
 				"EvictionDelay": "EvictionDelay is how long the replicas of a node that went down (or\nstopped reporting ready) stay there before they are rescheduled onto\nhealthy nodes, like kube-controller-manager's --pod-eviction-timeout\nbut short. A duration such as \"5s\". Default \"5s\".",
-				"Kube":          "Kube selects a Kubernetes cluster instead of local services. Planned\n(issue 8): it validates but is not yet runnable. When set, namespace,\nnodes, evictionDelay and services must be empty.",
+				"Kube":          "Kube selects a Kubernetes cluster instead of local services. When\nset, namespace, nodes, evictionDelay and services must be empty.",
 				"Namespace":     "Namespace every local replica is in; chaos selectors match it with\nselector.namespaces (or the chaos object's own namespace). A DNS-1123\nlabel. Default \"default\".",
 				"Nodes":         "Nodes are the local environment's simulated machines. Replicas are\nspread over the nodes; NodeChaos takes them down or drains them. Names\nare unique DNS-1123 labels. Default: one node named \"local\".",
 				"Services":      "Services are the local environment's services. At least one is\nrequired unless kube is set. Names are unique DNS-1123 labels.",
@@ -545,12 +545,24 @@ func generatedDocs() map[string]TypeDoc {
 				"Short":      "Short is a one-line description for `faultline schema` and the docs.",
 			},
 		},
+		"KubeAccess": {
+			Doc:  "KubeAccess is how faultline reaches a cluster's Services.",
+			Enum: []string{"auto", "direct", "port-forward"},
+		},
 		"KubeEnvironment": {
-			Doc: "KubeEnvironment names a Kubernetes cluster and the namespaces faultline\nmay touch. Planned (issue 8): accepted by validation, not yet runnable.",
+			Doc: "KubeEnvironment names a Kubernetes cluster, the namespaces faultline may\ntouch, how load and probes reach its Services, and the safety limits of\nthe Kubernetes engine.",
 			Fields: map[string]string{
-				"Context":    "Context is the kubeconfig context to use. Default: the current one.",
-				"Kubeconfig": "Kubeconfig is the path of a kubeconfig file. Default: $KUBECONFIG,\nthen ~/.kube/config, then the in-cluster configuration.",
-				"Namespaces": "Namespaces faultline may inject faults into; each must also opt in\nwith an annotation. DNS-1123 labels. Required, at least one.",
+				"Access":           "Access is how load and probes reach a Service named in the\nexperiment: \"direct\" dials the ready pods' IPs (inside the cluster,\nor wherever pod IPs are routable), \"port-forward\" tunnels to them\nthrough the API server (from a laptop or CI runner), \"auto\" picks\ndirect inside a pod and port-forward elsewhere. Either way each\nconnection goes to a ready pod behind the Service, picked anew, as\nthrough kube-proxy. Default \"auto\".",
+				"Burst":            "",
+				"Context":          "Context is the kubeconfig context to use. Default: the current one.",
+				"JournalNamespace": "JournalNamespace holds the journal Leases that let `faultline\nrecover` revert a crashed run's faults. Default \"default\".",
+				"Kubeconfig":       "Kubeconfig is the path of a kubeconfig file (a leading ~/ is the home\ndirectory). Default: $KUBECONFIG, then ~/.kube/config, then the\nin-cluster configuration of the pod faultline runs in.",
+				"MaxPercent":       "MaxPercent refuses a fault that would hit more than this share (1 to\n100) of any one workload's pods. 0 or unset: no cap.",
+				"MaxPods":          "MaxPods refuses a fault that would hit more pods (a drained node's\npods and a scale-down's removed pods count). 0 or unset: no cap.",
+				"Namespaces":       "Namespaces faultline may inject faults into and find services in;\neach must also carry the opt-in annotation. DNS-1123 labels.\nRequired, at least one.",
+				"OptInAnnotation":  "OptInAnnotation is the annotation a namespace must carry before\nfaultline touches it: \"key=value\", or \"key\" for any value. Default\n\"faultline.dev/chaos=enabled\".",
+				"QPS":              "QPS and Burst limit faultline's requests to the API server.\nDefaults 50 and 100.",
+				"ServiceURLs":      "ServiceURLs maps a service name used by load and probes to a URL\nthat reaches it without faultline's forwarding, e.g. an Ingress:\n{gateway: \"https://recsys.example.com\"}.",
 			},
 		},
 		"LabelSelectorOperator": {

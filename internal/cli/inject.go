@@ -52,13 +52,13 @@ type dryRunFault struct {
 
 func newInjectCmd(stdio IO) *cobra.Command {
 	var ff fileFlags
-	var envName, output string
+	var envName, envFile, output string
 	var dryRun bool
 	var seed uint64
 	var backend string
 	c := &cobra.Command{
-		Use:   "inject -f FAULT.yaml [--env NAME]",
-		Short: "Inject chaos objects into a running local environment",
+		Use:   "inject -f FAULT.yaml [--env NAME | -e KUBE-ENV.yaml]",
+		Short: "Inject chaos objects into a running local environment or a cluster",
 		Long: `Inject every chaos object (PodChaos, StressChaos, NodeChaos, ScaleChaos …)
 of the -f inputs into a running local environment, hold each for its
 duration, then revert it. Events are printed per target as they happen
@@ -77,6 +77,12 @@ corrupt with nftables, root); --network-backend auto picks per action, proxy
 or packet forces one, and an action the forced backend cannot honour is
 refused, naming the backend that can.
 
+With -e KUBE-ENV.yaml (an Environment with spec.kube) the faults go to that
+cluster through the Kubernetes engine, with its safety checks: opted-in
+namespaces only, the blast-radius caps, a journal Lease per injection
+('faultline recover -e KUBE-ENV.yaml' reverts a crashed run's faults).
+--dry-run lists the exact pods (or nodes) each fault would hit.
+
 SIGINT or SIGTERM (Ctrl-C) reverts every fault at once; the exit status is
 0 once they are reverted. Orphans of a crashed faultline are recovered
 first (see 'faultline recover').
@@ -84,7 +90,8 @@ Exit status: 0 every fault ran and was reverted, 1 a fault was refused or
 failed, 2 usage error.`,
 		Example: `  faultline inject -f pod-kill.yaml
   faultline inject -f faults/ --env shop --dry-run --seed 7
-  faultline inject -f stress.yaml -o json`,
+  faultline inject -f stress.yaml -o json
+  faultline inject -f pod-kill.yaml -e demo/kube/environment.yaml --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
@@ -98,12 +105,27 @@ failed, 2 usage error.`,
 			if err != nil {
 				return usageErr("--network-backend: %v", err)
 			}
+			if envFile != "" {
+				if envName != "" {
+					return usageErr("--env names a local environment and -e a cluster's Environment file: give one")
+				}
+				faults, err := loadFaults(stdio, &ff)
+				if err != nil {
+					return err
+				}
+				s := randomSeed()
+				if seedp != nil {
+					s = *seedp
+				}
+				return runInjectKube(c.Context(), stdio, faults, envFile, output, dryRun, s)
+			}
 			return runInject(c.Context(), stdio, &ff, envName, output, dryRun, seedp, nb)
 		},
 	}
 	ff.add(c)
 	addOutputFlag(c, &output)
 	c.Flags().StringVar(&envName, "env", "", "environment to inject into (default: the only one running)")
+	c.Flags().StringVarP(&envFile, "environment", "e", "", "a kube Environment file: inject into that cluster instead of a local environment")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "list the targets each fault would hit, inject nothing")
 	c.Flags().Uint64Var(&seed, "seed", 0, "seed of the random target choice (default: random, printed)")
 	c.Flags().StringVar(&backend, "network-backend", "auto", "where NetworkChaos runs: auto, proxy (unprivileged, per hop) or packet (root, nftables)")
@@ -391,28 +413,40 @@ func printFidelity(w io.Writer, sts []local.InjectionStatus) {
 }
 
 func newStopCmd(stdio IO) *cobra.Command {
-	var envName, output string
+	var envName, output, envFile string
 	c := &cobra.Command{
-		Use:   "stop [--env NAME]",
+		Use:   "stop [--env NAME | -e KUBE-ENV.yaml]",
 		Short: "Revert every active fault at once",
 		Long: `Revert every fault active in a running local environment — or in every
 running environment when none is named — at once; the local engine does it
 in well under a second. The 'faultline inject' commands holding the faults
 print their Recovered events and end.
+
+With -e KUBE-ENV.yaml it stops every fault journaled in that cluster,
+whoever holds it (like 'faultline recover --force -e'): each is undone and
+its journal Lease deleted.
 Exit status: 0 everything was reverted, 1 something could not be (see
 'faultline recover').`,
 		Example: `  faultline stop
-  faultline stop --env shop`,
+  faultline stop --env shop
+  faultline stop -e demo/kube/environment.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
+			}
+			if envFile != "" {
+				if envName != "" {
+					return usageErr("--env names a local environment and -e a cluster's Environment file: give one")
+				}
+				return recoverKube(c.Context(), stdio, envFile, output, true)
 			}
 			return runStop(c.Context(), stdio, envName, output)
 		},
 	}
 	addOutputFlag(c, &output)
 	c.Flags().StringVar(&envName, "env", "", "environment to stop the faults of (default: every running one)")
+	c.Flags().StringVarP(&envFile, "environment", "e", "", "a kube Environment file: stop every fault journaled in that cluster")
 	return c
 }
 

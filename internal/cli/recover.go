@@ -12,9 +12,9 @@ import (
 
 func newRecoverCmd(stdio IO) *cobra.Command {
 	var force bool
-	var output string
+	var output, envFile string
 	c := &cobra.Command{
-		Use:   "recover [--force]",
+		Use:   "recover [--force] [-e KUBE-ENV.yaml]",
 		Short: "Revert the faults a crashed faultline left behind",
 		Long: `Revert every fault journaled by a faultline that is gone: one whose owner
 process died (even by SIGKILL) or stopped renewing its lease. Each is undone
@@ -24,15 +24,25 @@ scaled back — through the environment's supervisor when it still runs,
 directly otherwise. Then every environment whose supervisor died is
 cleaned up: its processes, cgroups and control socket.
 
+With -e KUBE-ENV.yaml it recovers a cluster instead: every injection
+journaled there (a Lease labelled faultline.dev/journal in the journal
+namespace) whose holder is gone or whose lease ran out is undone — pods'
+images restored, nodes uncordoned and untainted, workloads scaled back,
+delegated Chaos Mesh objects deleted — and its Lease removed.
+
 Faults held by a running faultline are left alone unless --force is given.
 'faultline inject' does the same recovery when it starts.
 Exit status: 0 everything found was reverted, 1 something could not be.`,
 		Example: `  faultline recover
-  faultline recover --force -o json`,
+  faultline recover --force -o json
+  faultline recover -e demo/kube/environment.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
+			}
+			if envFile != "" {
+				return recoverKube(c.Context(), stdio, envFile, output, force)
 			}
 			rep, err := local.Recover(c.Context(), engine.StateDir(), local.RecoverOptions{Force: force})
 			if output != outTable {
@@ -53,6 +63,7 @@ Exit status: 0 everything found was reverted, 1 something could not be.`,
 	}
 	addOutputFlag(c, &output)
 	c.Flags().BoolVar(&force, "force", false, "also revert faults that a running faultline still holds")
+	c.Flags().StringVarP(&envFile, "environment", "e", "", "a kube Environment file: recover that cluster's journaled faults")
 	return c
 }
 

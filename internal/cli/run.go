@@ -17,6 +17,7 @@ import (
 
 	"github.com/faultline-dev/faultline/api/v1alpha1"
 	"github.com/faultline-dev/faultline/internal/engine/local"
+	"github.com/faultline-dev/faultline/internal/manifest"
 	"github.com/faultline-dev/faultline/internal/report"
 	"github.com/faultline-dev/faultline/internal/runner"
 )
@@ -32,6 +33,8 @@ type runFlags struct {
 	seed     uint64
 	quiet    bool
 	backend  string
+	envFile  string
+	phases   string
 }
 
 func newRunCmd(stdio IO) *cobra.Command {
@@ -51,7 +54,8 @@ Exit status: 0 every SLO and probe passed, 1 the verdict failed (or the
 input is invalid), 2 usage error, 3 aborted by a stop condition.`,
 		Example: `  faultline run -f experiment.yaml
   faultline run -f experiment.yaml --html report.html --junit junit.xml
-  faultline run -f experiment.yaml --repeat 5 -o json > result.json`,
+  faultline run -f experiment.yaml --repeat 5 -o json > result.json
+  faultline run -f demo/experiments/pod-kill.yaml -e demo/kube/environment.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runExperiments(c.Context(), stdio, &f)
@@ -66,6 +70,8 @@ input is invalid), 2 usage error, 3 aborted by a stop condition.`,
 	c.Flags().IntVar(&f.repeat, "repeat", 0, "run the experiment N times and report mean and spread (overrides spec.repeat)")
 	c.Flags().Uint64Var(&f.seed, "seed", 0, "seed for target selection, for a reproducible run (0: random)")
 	c.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no live progress")
+	c.Flags().StringVarP(&f.envFile, "environment", "e", "", "run against this Environment file instead of the experiment's spec.environment (e.g. a kube environment: the same experiment against a cluster)")
+	c.Flags().StringVar(&f.phases, "phases", "", "override spec.phases for a quick run, e.g. baseline=3s,fault=7s,recovery=5s (any of the three); faults are cut when the shorter fault phase ends")
 	c.Flags().StringVar(&f.backend, "network-backend", "auto", "where NetworkChaos runs: auto, proxy (unprivileged, per hop) or packet (root, nftables)")
 	return c
 }
@@ -80,6 +86,23 @@ func runExperiments(ctx context.Context, stdio IO, f *runFlags) error {
 	backend, err := local.ParseNetworkBackend(f.backend)
 	if err != nil {
 		return usageErr("--network-backend: %v", err)
+	}
+	var phases v1alpha1.ExperimentPhases
+	if f.phases != "" {
+		if phases, err = parseDemoPhases(f.phases); err != nil {
+			return usageErr("--phases: %v", err)
+		}
+	}
+	envFile := f.envFile
+	if envFile != "" {
+		abs, err := filepath.Abs(envFile)
+		if err != nil {
+			return usageErr("--environment: %v", err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return usageErr("--environment: %v", err)
+		}
+		envFile = abs
 	}
 	res, err := f.ff.load(stdio)
 	if err != nil {
@@ -106,10 +129,28 @@ func runExperiments(ctx context.Context, stdio IO, f *runFlags) error {
 	if len(exps) == 0 {
 		return usageErr("no Experiment among the manifests given; `faultline inject` runs a single chaos object")
 	}
+	if f.phases != "" {
+		for i, exp := range exps {
+			cp := *exp
+			if phases.Baseline != "" {
+				cp.Spec.Phases.Baseline = phases.Baseline
+			}
+			if phases.Fault != "" {
+				cp.Spec.Phases.Fault = phases.Fault
+			}
+			if phases.Recovery != "" {
+				cp.Spec.Phases.Recovery = phases.Recovery
+			}
+			if ps := manifest.ValidateObject(&cp); hasErrors(ps) {
+				return &exitError{code: ExitInvalid, err: fmt.Errorf("experiment %s with --phases %s: %s: %s", exp.Name, f.phases, ps[0].Path, ps[0].Message)}
+			}
+			exps[i] = &cp
+		}
+	}
 	var reports []report.Report
 	aborted, failed := false, false
 	for i, exp := range exps {
-		opts := runner.Options{BaseDir: dirs[i], Seed: f.seed, Repeat: f.repeat, NetworkBackend: backend}
+		opts := runner.Options{BaseDir: dirs[i], Seed: f.seed, Repeat: f.repeat, NetworkBackend: backend, Environment: envFile}
 		if !f.quiet && f.output == outTable {
 			opts.Live = stdio.Err
 			opts.Interactive = isTerminal(stdio.Err)

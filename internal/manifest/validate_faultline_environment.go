@@ -61,12 +61,9 @@ func validateEnvironmentSpec(p Path, s *v1alpha1.EnvironmentSpec, ps *Problems) 
 }
 
 func validateKubeEnvironment(p Path, k *v1alpha1.KubeEnvironment, ps *Problems) {
-	ps.Warn(p, "Kubernetes environments are not runnable yet",
-		"the manifest is valid, but `faultline run` needs a local environment until the Kubernetes engine lands")
 	ns := p.Child("namespaces")
 	if len(k.Namespaces) == 0 {
 		ps.Required(ns, "list the namespaces faultline may touch, e.g. [recsys]")
-		return
 	}
 	seen := map[string]bool{}
 	for i, n := range k.Namespaces {
@@ -77,6 +74,39 @@ func validateKubeEnvironment(p Path, k *v1alpha1.KubeEnvironment, ps *Problems) 
 			ps.Add(ns.Index(i), fmt.Sprintf("namespace %q is listed twice", n), "list each namespace once")
 		}
 		seen[n] = true
+	}
+	if k.Access != "" {
+		validateEnum(p.Child("access"), string(k.Access), []string{string(v1alpha1.KubeAccessAuto), string(v1alpha1.KubeAccessDirect), string(v1alpha1.KubeAccessPortForward)}, ps)
+	}
+	names := make([]string, 0, len(k.ServiceURLs))
+	for n := range k.ServiceURLs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		flHTTPURL(p.Child("serviceURLs").Child(n), k.ServiceURLs[n], ps)
+	}
+	if k.OptInAnnotation != "" {
+		key, _, _ := strings.Cut(k.OptInAnnotation, "=")
+		if strings.TrimSpace(key) == "" || strings.ContainsAny(key, " \t") {
+			ps.Add(p.Child("optInAnnotation"), fmt.Sprintf("%q has no annotation key", k.OptInAnnotation),
+				"write key=value (e.g. faultline.dev/chaos=enabled) or a key alone for any value")
+		}
+	}
+	if k.MaxPods < 0 {
+		ps.Add(p.Child("maxPods"), fmt.Sprintf("maxPods must not be negative, got %d", k.MaxPods), "write a number of pods, or 0 for no cap")
+	}
+	if k.MaxPercent < 0 || k.MaxPercent > 100 {
+		ps.Add(p.Child("maxPercent"), fmt.Sprintf("maxPercent must be from 0 to 100, got %d", k.MaxPercent), "write a percentage of a workload's pods, or 0 for no cap")
+	}
+	if k.JournalNamespace != "" {
+		checkDNSLabel(p.Child("journalNamespace"), k.JournalNamespace, ps)
+	}
+	if k.QPS < 0 {
+		ps.Add(p.Child("qps"), fmt.Sprintf("qps must not be negative, got %d", k.QPS), "write requests per second, or 0 for the default 50")
+	}
+	if k.Burst < 0 {
+		ps.Add(p.Child("burst"), fmt.Sprintf("burst must not be negative, got %d", k.Burst), "write a burst size, or 0 for the default 100")
 	}
 }
 

@@ -226,15 +226,40 @@ func TestEnvironmentRules(t *testing.T) {
 		{name: "kube namespace invalid", mutate: func(s *v1alpha1.EnvironmentSpec) {
 			*s = v1alpha1.EnvironmentSpec{Kube: &v1alpha1.KubeEnvironment{Namespaces: []string{"ok", "Not_OK"}}}
 		}, path: "spec.kube.namespaces[1]", msg: "not a valid name"},
+		{name: "kube every field ok", mutate: func(s *v1alpha1.EnvironmentSpec) {
+			*s = v1alpha1.EnvironmentSpec{Kube: &v1alpha1.KubeEnvironment{Namespaces: []string{"recsys"}, Access: v1alpha1.KubeAccessPortForward,
+				ServiceURLs: map[string]string{"gateway": "https://recsys.example.com"}, OptInAnnotation: "example.com/chaos",
+				MaxPods: 10, MaxPercent: 50, JournalNamespace: "faultline", QPS: 100, Burst: 200}}
+		}},
+		{name: "kube access", mutate: func(s *v1alpha1.EnvironmentSpec) {
+			*s = v1alpha1.EnvironmentSpec{Kube: &v1alpha1.KubeEnvironment{Namespaces: []string{"a"}, Access: "tunnel"}}
+		}, path: "spec.kube.access", msg: "tunnel"},
+		{name: "kube service URL", mutate: func(s *v1alpha1.EnvironmentSpec) {
+			*s = v1alpha1.EnvironmentSpec{Kube: &v1alpha1.KubeEnvironment{Namespaces: []string{"a"}, ServiceURLs: map[string]string{"gw": "gw:80"}}}
+		}, path: `spec.kube.serviceURLs.gw`, msg: "not an http or https URL"},
+		{name: "kube opt-in annotation", mutate: func(s *v1alpha1.EnvironmentSpec) {
+			*s = v1alpha1.EnvironmentSpec{Kube: &v1alpha1.KubeEnvironment{Namespaces: []string{"a"}, OptInAnnotation: "=yes"}}
+		}, path: "spec.kube.optInAnnotation", msg: "no annotation key"},
+		{name: "kube max percent", mutate: func(s *v1alpha1.EnvironmentSpec) {
+			*s = v1alpha1.EnvironmentSpec{Kube: &v1alpha1.KubeEnvironment{Namespaces: []string{"a"}, MaxPercent: 150}}
+		}, path: "spec.kube.maxPercent", msg: "from 0 to 100"},
+		{name: "kube max pods", mutate: func(s *v1alpha1.EnvironmentSpec) {
+			*s = v1alpha1.EnvironmentSpec{Kube: &v1alpha1.KubeEnvironment{Namespaces: []string{"a"}, MaxPods: -1}}
+		}, path: "spec.kube.maxPods", msg: "negative"},
+		{name: "kube journal namespace", mutate: func(s *v1alpha1.EnvironmentSpec) {
+			*s = v1alpha1.EnvironmentSpec{Kube: &v1alpha1.KubeEnvironment{Namespaces: []string{"a"}, JournalNamespace: "Bad_NS"}}
+		}, path: "spec.kube.journalNamespace", msg: "not a valid name"},
+		{name: "kube qps", mutate: func(s *v1alpha1.EnvironmentSpec) {
+			*s = v1alpha1.EnvironmentSpec{Kube: &v1alpha1.KubeEnvironment{Namespaces: []string{"a"}, QPS: -5}}
+		}, path: "spec.kube.qps", msg: "negative"},
 	})
 }
 
-func TestEnvironmentKubeIsNotRunnableYet(t *testing.T) {
+func TestEnvironmentKubeHasNoWarnings(t *testing.T) {
 	var ps Problems
 	validateEnvironmentSpec("spec", &v1alpha1.EnvironmentSpec{Kube: &v1alpha1.KubeEnvironment{Namespaces: []string{"a"}}}, &ps)
-	w := flWarnings(ps.List)
-	if len(w) != 1 || w[0].Path != "spec.kube" {
-		t.Fatalf("want one warning at spec.kube, got:\n%s", flFormat(ps.List))
+	if len(ps.List) != 0 {
+		t.Fatalf("a kube environment is runnable: want no problems, got:\n%s", flFormat(ps.List))
 	}
 }
 

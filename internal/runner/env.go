@@ -152,7 +152,7 @@ func startEnvironment(ctx context.Context, exp *v1alpha1.Experiment, opts Option
 		return nil, err
 	}
 	if env.Spec.Kube != nil {
-		return nil, errors.New("kube environments are not runnable yet: the Kubernetes engine is tracked separately; use a local environment")
+		return startKubeEnvironment(ctx, env, opts)
 	}
 	sopts := opts.Supervisor
 	sopts.StateDir = opts.StateDir

@@ -43,6 +43,10 @@ type Options struct {
 	// NetworkBackend is where NetworkChaos runs on the local engine: ""
 	// (auto), "proxy" or "packet" (--network-backend).
 	NetworkBackend string
+	// Environment, when set, is the path of an Environment file that
+	// replaces the experiment's spec.environment (`run -e`): the same
+	// experiment against another environment, e.g. a cluster.
+	Environment string
 	// ReadyTimeout bounds how long the environment may take to be ready.
 	ReadyTimeout time.Duration
 	// Supervisor tunes the local environment (back-off, readiness polling).
@@ -109,6 +113,11 @@ func Run(ctx context.Context, exp *v1alpha1.Experiment, opts Options) (*Outcome,
 	}
 	if ps := manifest.ValidateObject(exp); hasErrors(ps) {
 		return nil, fmt.Errorf("experiment %s is invalid: %s: %s", exp.Name, ps[0].Path, ps[0].Message)
+	}
+	if opts.Environment != "" {
+		cp := *exp
+		cp.Spec.Environment = &v1alpha1.ExperimentEnvironment{File: opts.Environment}
+		exp = &cp
 	}
 	stateDir := opts.StateDir
 	if stateDir == "" {

@@ -61,12 +61,20 @@ func anyExists(paths []string) bool {
 	return false
 }
 
-// OptionsFor returns engine options for a kube Environment: its namespaces
-// and name; callers add caps, seed and the rest.
+// OptionsFor returns engine options for a kube Environment: its name,
+// namespaces, opt-in annotation, blast-radius caps, journal namespace and
+// client limits; callers add the seed and the rest.
 func OptionsFor(name string, env *v1alpha1.KubeEnvironment) Options {
 	o := Options{Environment: name}
-	if env != nil {
-		o.Namespaces = append(o.Namespaces, env.Namespaces...)
+	if env == nil {
+		return o
 	}
+	o.Namespaces = append(o.Namespaces, env.Namespaces...)
+	o.OptInAnnotation = env.OptInAnnotation
+	o.MaxPods = int(env.MaxPods)
+	o.MaxPercent = float64(env.MaxPercent)
+	o.JournalNamespace = env.JournalNamespace
+	o.QPS = float32(env.QPS)
+	o.Burst = int(env.Burst)
 	return o
 }
