@@ -8,6 +8,12 @@
 // Deployments, ReplicaSets, evictions, cordons and rescheduling behave as in a
 // cluster, without containers. Hundreds or thousands of pods fit on a laptop.
 //
+// Exec pods extend that stand-in: pods labelled ExecLabel=true are backed by
+// real local processes listening on the loopback twins of their pod IPs, made
+// Ready from their own readiness probes, restarted when they exit and stopped
+// when deleted, with a userspace stand-in for kube-proxy serving each Service
+// on a loopback address (Env.Exec, ExecOptions, Exec.ServiceAddr).
+//
 // The binaries come from hack/kube-testenv.sh, which builds them from the Go
 // module proxy and caches them under ~/.cache/faultline/kube/<version>/bin.
 // When they cannot be built, Start skips the test with the reason, unless CI

@@ -98,6 +98,7 @@ type Env struct {
 	Host string
 
 	opts     Options
+	net      *netBlock  // pod IPs, their loopback twins, Service addresses (netblock.go)
 	procs    []*process // start order; stopped in reverse
 	ownDir   string     // made by StartEnv (Dir's parent), removed by Stop
 	stopOnce sync.Once
@@ -294,7 +295,7 @@ func start(dir, bin string, opts Options) (_ *Env, err error) {
 		"--client-ca-file", pk.CACert,
 		"--service-account-issuer", "https://kubernetes.default.svc",
 		"--service-account-key-file", pk.SAPub, "--service-account-signing-key-file", pk.SAKey,
-		"--service-cluster-ip-range", "10.0.0.0/24",
+		"--service-cluster-ip-range", serviceCIDR,
 		"--authorization-mode", "RBAC",
 		// The apiserver dials no kubelets (kwok has none), and the test
 		// environment has no cloud: nothing else to configure.
@@ -334,15 +335,25 @@ leaderElection:
 	}); err != nil {
 		return nil, err
 	}
+	// Pod IPs from a block no other environment uses, each with a loopback
+	// twin exec pods (exec.go) listen on; kwok's stages are copied with exec
+	// pods taken out of pod-ready, pod-complete and pod-delete.
+	if env.net, err = allocNetBlock(); err != nil {
+		return nil, err
+	}
+	stages := filepath.Join(dir, "kwok-stages.yaml")
+	if err := writeKwokStages(filepath.Join(bin, "kwok-stages.yaml"), stages); err != nil {
+		return nil, err
+	}
 	// kwok manages only nodes carrying its annotation, so tests may also
 	// create plain Nodes that nothing keeps alive (a "dead" node).
 	if err := env.run("kwok", []string{
 		"--kubeconfig", compKubeconfig,
-		"--config", filepath.Join(bin, "kwok-stages.yaml"),
+		"--config", stages,
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector", KwokAnnotation + "=fake",
 		"--node-lease-duration-seconds", "40",
-		"--cidr", "10.244.0.0/16", "--node-ip", "10.99.0.1",
+		"--cidr", env.net.podCIDR.String(), "--node-ip", env.net.nodeIP.String(),
 	}); err != nil {
 		return nil, err
 	}
@@ -523,6 +534,7 @@ func (e *Env) Stop() error {
 				errs = append(errs, err)
 			}
 		}
+		e.net.release()
 		if e.ownDir != "" {
 			if err := os.RemoveAll(e.ownDir); err != nil {
 				errs = append(errs, fmt.Errorf("remove %s: %w", e.ownDir, err))
