@@ -48,8 +48,9 @@ func startKubeEnvironment(ctx context.Context, env *v1alpha1.Environment, opts O
 		return nil, fmt.Errorf("environment %s: recover faults left by an earlier run: %w", env.Name, err)
 	}
 	access, err := svcaccess.New(cfg, eng.Client(), svcaccess.Options{
-		Mode:       svcaccess.Mode(k.Access),
-		Namespaces: nss,
+		Mode:        svcaccess.Mode(k.Access),
+		Namespaces:  nss,
+		DialContext: opts.PodDialer,
 	})
 	if err != nil {
 		_ = closeEngine(ctx)

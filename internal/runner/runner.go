@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
+	"net"
 	"path/filepath"
 	"sync"
 	"time"
@@ -47,6 +48,10 @@ type Options struct {
 	// replaces the experiment's spec.environment (`run -e`): the same
 	// experiment against another environment, e.g. a cluster.
 	Environment string
+	// PodDialer, when set, dials pod addresses for a kube environment's
+	// direct access mode instead of the network: tests whose pod IPs are
+	// simulated map them to addresses they can reach.
+	PodDialer func(ctx context.Context, network, addr string) (net.Conn, error)
 	// ReadyTimeout bounds how long the environment may take to be ready.
 	ReadyTimeout time.Duration
 	// Supervisor tunes the local environment (back-off, readiness polling).

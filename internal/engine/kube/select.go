@@ -352,7 +352,7 @@ func workloadKey(t engine.Target) string {
 // caps are off.
 func checkBlastRadius(hit []engine.Target, sizes map[string]int, maxPods int, maxPercent float64) error {
 	if maxPods > 0 && len(hit) > maxPods {
-		return fmt.Errorf("blast radius: the fault would hit %d pods, more than the cap of %d (raise --max-pods, or narrow the selector or mode)", len(hit), maxPods)
+		return fmt.Errorf("blast radius: the fault would hit %d pods, more than the cap of %d (raise the environment's spec.kube.maxPods, or narrow the selector or mode)", len(hit), maxPods)
 	}
 	if maxPercent <= 0 {
 		return nil
@@ -369,7 +369,7 @@ func checkBlastRadius(hit []engine.Target, sizes map[string]int, maxPods int, ma
 	for _, k := range keys {
 		size := max(sizes[k], per[k])
 		if pct := 100 * float64(per[k]) / float64(size); pct > maxPercent+1e-9 {
-			return fmt.Errorf("blast radius: the fault would hit %d of the %d pods of %s (%.0f%%), more than the cap of %g%% (raise --max-percent, or narrow the selector or mode)",
+			return fmt.Errorf("blast radius: the fault would hit %d of the %d pods of %s (%.0f%%), more than the cap of %g%% (raise the environment's spec.kube.maxPercent, or narrow the selector or mode)",
 				per[k], size, k, pct, maxPercent)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -46,6 +47,11 @@ type Options struct {
 	// MaxAttempts is how many ready endpoints one accepted connection tries
 	// before it is closed (default 3).
 	MaxAttempts int
+	// DialContext, when set, dials pod addresses in ModeDirect instead of
+	// a net.Dialer: for a pod network reached through something else (a
+	// test's simulated pod network, a SOCKS tunnel). It must return a
+	// *net.TCPConn.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Getenv reads the environment for ModeAuto (default os.Getenv).
 	Getenv func(string) string
 	// Logf, when set, receives dial failures and port-forward errors.
@@ -184,7 +190,7 @@ func New(cfg *rest.Config, client kubernetes.Interface, opts Options) (*Access, 
 	}
 	switch mode {
 	case ModeDirect:
-		a.dialer = directDialer{}
+		a.dialer = directDialer{dialContext: opts.DialContext}
 	case ModePortForward:
 		if cfg == nil {
 			return nil, errors.New("svcaccess: port-forward needs a rest.Config")

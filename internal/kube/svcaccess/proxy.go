@@ -167,11 +167,19 @@ func (a *Access) pipe(client net.Conn, backend backendConn) {
 }
 
 // directDialer dials the endpoint address.
-type directDialer struct{}
+// directDialer dials the endpoint's address; dialContext, when set,
+// replaces net.Dialer (Options.DialContext).
+type directDialer struct {
+	dialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+}
 
-func (directDialer) dial(ctx context.Context, ep endpoint) (backendConn, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", ep.hostPort())
+func (d directDialer) dial(ctx context.Context, ep endpoint) (backendConn, error) {
+	dial := d.dialContext
+	if dial == nil {
+		var nd net.Dialer
+		dial = nd.DialContext
+	}
+	c, err := dial(ctx, "tcp", ep.hostPort())
 	if err != nil {
 		return nil, err
 	}
