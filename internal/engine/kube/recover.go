@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/faultline-dev/faultline/internal/engine"
@@ -141,14 +140,7 @@ func (e *Engine) performUndo(ctx context.Context, u engine.Undo) (string, error)
 	case undoDeleteChaosMesh:
 		return deleteChaosMesh(ctx, e, a["resource"], a["namespace"], a["name"])
 	case undoScale:
-		n, err := strconv.Atoi(a["replicas"])
-		if err != nil {
-			return "", fmt.Errorf("undo scale: bad replica count %q", a["replicas"])
-		}
-		if _, err := setScale(ctx, e, a["kind"], a["namespace"], a["name"], int32(n)); err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("%s %s/%s scaled back to %d", a["kind"], a["namespace"], a["name"], n), nil
+		return undoScaleStep(ctx, e, a)
 	}
 	return "", fmt.Errorf("unknown undo step %q (written by a newer faultline?)", u.Action)
 }
