@@ -288,7 +288,7 @@ func injectAndFollow(ctx context.Context, stdio IO, client *local.Client, faults
 	errs := make([]error, len(faults))
 	if table {
 		fmt.Fprintf(stdio.Err, "injecting %d %s into environment %s (seed %d); Ctrl-C reverts\n", len(faults), pluralWord(len(faults), "fault", "faults"), rep.Environment, rep.Seed)
-		fmt.Fprintf(stdio.Out, "%-12s  %-28s  %-20s  %-9s  %s\n", "TIME", "FAULT", "TARGET", "EVENT", "MESSAGE")
+		printEventHeader(stdio.Out)
 	}
 	// The streams do not end with ctx: on a signal the faults are reverted
 	// explicitly, and the streams then end with their final status.
@@ -307,8 +307,7 @@ func injectAndFollow(ctx context.Context, stdio IO, client *local.Client, faults
 					ids[i] = l.Injection.ID
 				case l.Event != nil && table:
 					e := l.Event
-					fmt.Fprintf(stdio.Out, "%-12s  %-28s  %-20s  %-9s  %s\n", e.Time.Local().Format("15:04:05.000"),
-						f.fault.Kind+"/"+f.fault.Name, dash(e.Target), e.Type, e.Message)
+					printEvent(stdio.Out, f, *e)
 				}
 			})
 			mu.Lock()
@@ -338,29 +337,51 @@ func injectAndFollow(ctx context.Context, stdio IO, client *local.Client, faults
 		}
 	}
 
+	sts := make([]*local.InjectionStatus, len(faults))
+	for i := range faults {
+		if errs[i] == nil {
+			sts[i] = finals[i]
+		}
+	}
+	return finishInject(stdio, faults, sts, errs, output, rep)
+}
+
+func printEventHeader(w io.Writer) {
+	fmt.Fprintf(w, "%-12s  %-28s  %-20s  %-9s  %s\n", "TIME", "FAULT", "TARGET", "EVENT", "MESSAGE")
+}
+
+// printEvent prints one per-target event of a fault as it happens.
+func printEvent(w io.Writer, f *injectFault, e engine.Event) {
+	fmt.Fprintf(w, "%-12s  %-28s  %-20s  %-9s  %s\n", e.Time.Local().Format("15:04:05.000"),
+		f.fault.Kind+"/"+f.fault.Name, dash(e.Target), e.Type, e.Message)
+}
+
+// finishInject reports how each fault ended — an error for a fault that
+// could not be injected, failed, or failed on some targets (a CI gate must
+// see those) — then the fidelity table or the structured report. sts[i] is
+// nil when fault i never started; errs[i] says why.
+func finishInject(stdio IO, faults []*injectFault, sts []*local.InjectionStatus, errs []error, output string, rep injectReport) error {
 	failed := false
 	for i, f := range faults {
-		if errs[i] != nil {
+		if sts[i] == nil {
 			failed = true
 			fmt.Fprintf(stdio.Err, "error: %s: %s %s: %v\n", f.where, f.fault.Kind, f.fault.Name, errs[i])
 			continue
 		}
-		rep.Injections = append(rep.Injections, *finals[i])
-		if finals[i].Error != "" {
+		rep.Injections = append(rep.Injections, *sts[i])
+		if sts[i].Error != "" {
 			failed = true
-			fmt.Fprintf(stdio.Err, "error: %s: %s\n", f.where, finals[i].Error)
+			fmt.Fprintf(stdio.Err, "error: %s: %s\n", f.where, sts[i].Error)
 			continue
 		}
-		// Some targets failed while others were hit: the fault did not
-		// run as asked, which a CI gate must see.
-		for _, e := range finals[i].Events {
+		for _, e := range sts[i].Events {
 			if e.Type == engine.EventFailed {
 				failed = true
 				fmt.Fprintf(stdio.Err, "error: %s: %s %s: target %s: %s\n", f.where, f.fault.Kind, f.fault.Name, e.Target, e.Message)
 			}
 		}
 	}
-	if table {
+	if output == outTable {
 		printFidelity(stdio.Out, rep.Injections)
 	} else if err := writeStructured(stdio.Out, output, rep); err != nil {
 		return err

@@ -121,20 +121,19 @@ func injectKubeAndFollow(ctx context.Context, stdio IO, eng *kube.Engine, faults
 	var mu sync.Mutex
 	if table {
 		fmt.Fprintf(stdio.Err, "injecting %d %s into cluster environment %s (seed %d); Ctrl-C reverts\n", len(faults), pluralWord(len(faults), "fault", "faults"), rep.Environment, rep.Seed)
-		fmt.Fprintf(stdio.Out, "%-12s  %-28s  %-20s  %-9s  %s\n", "TIME", "FAULT", "TARGET", "EVENT", "MESSAGE")
+		printEventHeader(stdio.Out)
 	}
 	printEvents := func(f *injectFault, evs []engine.Event, from int) int {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, e := range evs[from:] {
 			if table {
-				fmt.Fprintf(stdio.Out, "%-12s  %-28s  %-20s  %-9s  %s\n", e.Time.Local().Format("15:04:05.000"),
-					f.fault.Kind+"/"+f.fault.Name, dash(e.Target), e.Type, e.Message)
+				printEvent(stdio.Out, f, e)
 			}
 		}
 		return len(evs)
 	}
-	sts := make([]local.InjectionStatus, len(faults))
+	sts := make([]*local.InjectionStatus, len(faults))
 	errs := make([]error, len(faults))
 	injs := make([]engine.Injection, len(faults))
 	starts := make([]time.Time, len(faults))
@@ -175,7 +174,7 @@ func injectKubeAndFollow(ctx context.Context, stdio IO, eng *kube.Engine, faults
 				}
 			}
 			printEvents(f, inj.Events(), seen)
-			sts[i] = local.InjectionStatus{ID: inj.ID(), Kind: f.fault.Kind, Name: f.fault.Name, Duration: f.fault.Duration,
+			sts[i] = &local.InjectionStatus{ID: inj.ID(), Kind: f.fault.Kind, Name: f.fault.Name, Duration: f.fault.Duration,
 				Started: starts[i], Targets: inj.Targets(), Events: inj.Events(), Fidelity: inj.Fidelity(), Done: true}
 			if errs[i] != nil {
 				sts[i].Error = errs[i].Error()
@@ -187,34 +186,7 @@ func injectKubeAndFollow(ctx context.Context, stdio IO, eng *kube.Engine, faults
 	if rep.Interrupted && table {
 		fmt.Fprintln(stdio.Err, "interrupted: every fault was reverted")
 	}
-	failed := false
-	for i, f := range faults {
-		if errs[i] != nil && sts[i].ID == "" {
-			failed = true
-			fmt.Fprintf(stdio.Err, "error: %s: %s %s: %v\n", f.where, f.fault.Kind, f.fault.Name, errs[i])
-			continue
-		}
-		rep.Injections = append(rep.Injections, sts[i])
-		if sts[i].Error != "" {
-			failed = true
-			fmt.Fprintf(stdio.Err, "error: %s: %s\n", f.where, sts[i].Error)
-		}
-		for _, e := range sts[i].Events {
-			if e.Type == engine.EventFailed {
-				failed = true
-				fmt.Fprintf(stdio.Err, "error: %s: %s %s: target %s: %s\n", f.where, f.fault.Kind, f.fault.Name, e.Target, e.Message)
-			}
-		}
-	}
-	if table {
-		printFidelity(stdio.Out, rep.Injections)
-	} else if err := writeStructured(stdio.Out, output, rep); err != nil {
-		return err
-	}
-	if failed {
-		return silentExit(ExitInvalid)
-	}
-	return nil
+	return finishInject(stdio, faults, sts, errs, output, rep)
 }
 
 // recoverKube is `faultline recover -e KUBE-ENV.yaml` (and `stop -e`, with
