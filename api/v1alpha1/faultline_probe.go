@@ -176,8 +176,14 @@ type ProbeCmd struct {
 // (Prometheus does not order a vector's samples, so several are an error:
 // aggregate them with sum(), max() or a label match).
 type ProbePrometheus struct {
-	// URL of the Prometheus server, e.g. "http://127.0.0.1:9090". Required.
-	URL string `json:"url"`
+	// URL of the Prometheus server, e.g. "http://127.0.0.1:9090". Exactly
+	// one of url and service is required.
+	URL string `json:"url,omitempty"`
+	// Service is the Prometheus server as a service of the environment; in
+	// a kube environment the cluster's own, e.g.
+	// "prometheus-k8s.monitoring:web", reached as load and probes reach
+	// every service (port-forward or direct).
+	Service string `json:"service,omitempty"`
 	// Query is the PromQL expression. Required.
 	Query string `json:"query"`
 	// Comparator the query's value must satisfy. Required.

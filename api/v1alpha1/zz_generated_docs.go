@@ -855,7 +855,8 @@ func generatedDocs() map[string]TypeDoc {
 			Fields: map[string]string{
 				"Comparator": "Comparator the query's value must satisfy. Required.",
 				"Query":      "Query is the PromQL expression. Required.",
-				"URL":        "URL of the Prometheus server, e.g. \"http://127.0.0.1:9090\". Required.",
+				"Service":    "Service is the Prometheus server as a service of the environment; in\na kube environment the cluster's own, e.g.\n\"prometheus-k8s.monitoring:web\", reached as load and probes reach\nevery service (port-forward or direct).",
+				"URL":        "URL of the Prometheus server, e.g. \"http://127.0.0.1:9090\". Exactly\none of url and service is required.",
 			},
 		},
 		"ProbeTCP": {

@@ -239,6 +239,14 @@ func TestLoadRules(t *testing.T) {
 			path: lp.Child("target"), msg: "not an http or https URL"},
 		{name: "target neither", mutate: func(s *E) { s.Load.Target = "Model Server" },
 			path: lp.Child("target"), msg: "neither a service name nor an http(s) URL"},
+		{name: "target service.namespace:port", mutate: func(s *E) { s.Load.Target = "gateway.recsys:http" }},
+		{name: "target service:number", mutate: func(s *E) { s.Load.Target = "gateway:8080" }},
+		{name: "target bad port", mutate: func(s *E) { s.Load.Target = "gateway:99999" },
+			path: lp.Child("target"), msg: "neither a service name nor an http(s) URL"},
+		{name: "target namespace in a local environment", mutate: func(s *E) {
+			flInlineEnv(s)
+			s.Load.Target = "model.default"
+		}, path: lp.Child("target"), msg: "only kube environments have"},
 		{name: "target unknown in inline environment", mutate: func(s *E) {
 			flInlineEnv(s)
 			s.Load.Target = "modle"
@@ -415,9 +423,14 @@ func TestProbeRules(t *testing.T) {
 		// prometheus
 		{name: "prometheus ok", mutate: withProbe(v1alpha1.ExperimentProbe{Name: "ready", Type: "prometheus",
 			Prometheus: &v1alpha1.ProbePrometheus{URL: "http://127.0.0.1:9090", Query: "up", Comparator: &v1alpha1.NumericComparator{Criteria: ">=", Value: 1}}})},
-		{name: "prometheus url", mutate: withProbe(v1alpha1.ExperimentProbe{Name: "ready", Type: "prometheus",
+		{name: "prometheus url or service", mutate: withProbe(v1alpha1.ExperimentProbe{Name: "ready", Type: "prometheus",
 			Prometheus: &v1alpha1.ProbePrometheus{Query: "up", Comparator: &v1alpha1.NumericComparator{Criteria: ">=", Value: 1}}}),
 			path: p0.Child("prometheus").Child("url"), msg: "required"},
+		{name: "prometheus service ok", mutate: withProbe(v1alpha1.ExperimentProbe{Name: "ready", Type: "prometheus",
+			Prometheus: &v1alpha1.ProbePrometheus{Service: "prometheus-k8s.monitoring:web", Query: "up", Comparator: &v1alpha1.NumericComparator{Criteria: ">=", Value: 1}}})},
+		{name: "prometheus url and service", mutate: withProbe(v1alpha1.ExperimentProbe{Name: "ready", Type: "prometheus",
+			Prometheus: &v1alpha1.ProbePrometheus{URL: "http://p:9090", Service: "prometheus", Query: "up", Comparator: &v1alpha1.NumericComparator{Criteria: ">=", Value: 1}}}),
+			path: p0.Child("prometheus").Child("service"), msg: "exclude"},
 		{name: "prometheus query", mutate: withProbe(v1alpha1.ExperimentProbe{Name: "ready", Type: "prometheus",
 			Prometheus: &v1alpha1.ProbePrometheus{URL: "http://p:9090", Query: " ", Comparator: &v1alpha1.NumericComparator{Criteria: ">=", Value: 1}}}),
 			path: p0.Child("prometheus").Child("query"), msg: "required"},

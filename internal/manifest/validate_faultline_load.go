@@ -3,6 +3,7 @@ package manifest
 import (
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/faultline-dev/faultline/api/v1alpha1"
@@ -27,16 +28,35 @@ func flServiceOrURL(p Path, target string, sc *experimentScope, ps *Problems) bo
 	return false
 }
 
-// flService checks a reference to a service of the environment.
+// flService checks a reference to a service of the environment: a name,
+// or for a kube environment also name.namespace and a port (name:port,
+// name.namespace:port, the port by name or number).
 func flService(p Path, name string, sc *experimentScope, ps *Problems) {
-	if len(name) > 63 || !dns1123Label.MatchString(name) {
+	host, port, hasPort := strings.Cut(name, ":")
+	labels := strings.Split(host, ".")
+	valid := host != "" && len(labels) <= 5
+	for _, l := range labels {
+		valid = valid && len(l) <= 63 && dns1123Label.MatchString(l)
+	}
+	if hasPort {
+		n, err := strconv.Atoi(port)
+		valid = valid && (err == nil && n >= 1 && n <= 65535 || err != nil && len(port) <= 15 && dns1123Label.MatchString(port))
+	}
+	if !valid {
 		ps.Add(p, fmt.Sprintf("%q is neither a service name nor an http(s) URL", name),
-			"write a service of the environment, e.g. model-server, or a URL such as http://127.0.0.1:8080")
+			"write a service of the environment, e.g. model-server (in a kube environment also model-server.recsys or model-server:http), or a URL such as http://127.0.0.1:8080")
 		return
 	}
-	if sc != nil && sc.services != nil {
-		flReference(p, name, "service", sc.services, ps)
+	if sc == nil || sc.services == nil {
+		return
 	}
+	// A local environment's services are named alone.
+	if len(labels) > 1 || hasPort {
+		ps.Add(p, fmt.Sprintf("%q names a namespace or port, which only kube environments have", name),
+			"write the local service's name alone, e.g. "+labels[0])
+		return
+	}
+	flReference(p, name, "service", sc.services, ps)
 }
 
 func validateLoadSpec(p Path, l *v1alpha1.LoadSpec, sc *experimentScope, ps *Problems) {

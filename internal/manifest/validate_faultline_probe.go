@@ -92,7 +92,7 @@ func validateExperimentProbe(p Path, pr *v1alpha1.ExperimentProbe, sc *experimen
 			flRegexp(cp.Child("outputRegex"), pr.Cmd.OutputRegex, ps)
 		}
 	case v1alpha1.ProbePrometheusType:
-		validateProbePrometheus(p.Child("prometheus"), pr.Prometheus, ps)
+		validateProbePrometheus(p.Child("prometheus"), pr.Prometheus, sc, ps)
 	case v1alpha1.ProbeInferenceType:
 		validateProbeInference(p.Child("inference"), pr.Inference, sc, ps)
 	}
@@ -142,11 +142,13 @@ func validateJSONPathCheck(p Path, c *v1alpha1.JSONPathCheck, ps *Problems) {
 	}
 }
 
-func validateProbePrometheus(p Path, pr *v1alpha1.ProbePrometheus, ps *Problems) {
-	if pr.URL == "" {
-		ps.Required(p.Child("url"), "write the Prometheus server's URL, e.g. http://127.0.0.1:9090")
-	} else {
+func validateProbePrometheus(p Path, pr *v1alpha1.ProbePrometheus, sc *experimentScope, ps *Problems) {
+	switch flExclusive(p, true, "write url: http://host:9090 of the Prometheus server, or service: NAME (in a cluster e.g. prometheus-k8s.monitoring:web)", ps,
+		flField{"url", pr.URL != ""}, flField{"service", pr.Service != ""}) {
+	case "url":
 		flHTTPURL(p.Child("url"), pr.URL, ps)
+	case "service":
+		flService(p.Child("service"), pr.Service, sc, ps)
 	}
 	if strings.TrimSpace(pr.Query) == "" {
 		ps.Required(p.Child("query"), `write a PromQL expression, e.g. sum(rate(http_requests_total{code=~"5.."}[1m]))`)

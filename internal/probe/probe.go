@@ -173,7 +173,7 @@ func New(spec v1alpha1.ExperimentProbe, env Env) (Probe, error) {
 		if spec.Prometheus == nil {
 			return nil, fmt.Errorf("probe %s: type prometheus needs prometheus settings", spec.Name)
 		}
-		impl, err = newPrometheus(*spec.Prometheus)
+		impl, err = newPrometheus(*spec.Prometheus, env)
 	case v1alpha1.ProbeInferenceType:
 		if spec.Inference == nil {
 			return nil, fmt.Errorf("probe %s: type inference needs inference settings", spec.Name)

@@ -23,9 +23,19 @@ type promProbe struct {
 	cmp   v1alpha1.NumericComparator
 }
 
-func newPrometheus(spec v1alpha1.ProbePrometheus) (*promProbe, error) {
-	if spec.URL == "" {
-		return nil, errors.New("prometheus: url is required")
+func newPrometheus(spec v1alpha1.ProbePrometheus, env Env) (*promProbe, error) {
+	if (spec.URL == "") == (spec.Service == "") {
+		return nil, errors.New("prometheus: exactly one of url and service is required")
+	}
+	if spec.Service != "" {
+		if env == nil {
+			return nil, fmt.Errorf("prometheus: service %q needs an environment to resolve it", spec.Service)
+		}
+		u, err := env.ResolveService(spec.Service)
+		if err != nil {
+			return nil, fmt.Errorf("prometheus: service %s: %w", spec.Service, err)
+		}
+		spec.URL = u
 	}
 	if strings.TrimSpace(spec.Query) == "" {
 		return nil, errors.New("prometheus: query is required")

@@ -82,6 +82,18 @@ func TestPrometheusProbe(t *testing.T) {
 		})
 	}
 
+	t.Run("server as a service of the environment", func(t *testing.T) {
+		env := StaticEnv{URLs: map[string]string{"prometheus-k8s.monitoring:web": promURL}}
+		p := mustNew(t, v1alpha1.ExperimentProbe{Name: "prom", Type: v1alpha1.ProbePrometheusType, Timeout: "10s",
+			Prometheus: &v1alpha1.ProbePrometheus{Service: "prometheus-k8s.monitoring:web", Query: `sum(faultline_test_queue_depth)`,
+				Comparator: &v1alpha1.NumericComparator{Criteria: "==", Value: 8}}}, env)
+		checkWant(t, check(t, p), true)
+		if _, err := New(v1alpha1.ExperimentProbe{Name: "prom", Type: v1alpha1.ProbePrometheusType,
+			Prometheus: &v1alpha1.ProbePrometheus{Service: "nope", Query: "up", Comparator: &v1alpha1.NumericComparator{Criteria: "==", Value: 1}}}, env); err == nil || !strings.Contains(err.Error(), `unknown service "nope"`) {
+			t.Fatalf("an unknown service must be an error naming it, got %v", err)
+		}
+	})
+
 	t.Run("unreachable server", func(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
