@@ -533,8 +533,31 @@ func templateText(t *v1alpha1.Template, ns string) string {
 }
 
 func (e *explainer) environment(s *v1alpha1.EnvironmentSpec) {
-	if s.Kube != nil {
-		e.add(1, "Kubernetes cluster: context %q, kubeconfig %q", s.Kube.Context, s.Kube.Kubeconfig)
+	if k := s.Kube; k != nil {
+		orDefault := func(v, def string) string {
+			if v == "" {
+				return def
+			}
+			return v
+		}
+		e.add(1, "Kubernetes cluster: context %s, kubeconfig %s", orDefault(k.Context, "(current)"),
+			orDefault(k.Kubeconfig, "($KUBECONFIG, ~/.kube/config, or in-cluster)"))
+		e.add(1, "namespaces %s, each opted in with %s", strings.Join(k.Namespaces, ", "), orDefault(k.OptInAnnotation, "faultline.dev/chaos=enabled"))
+		access := string(k.Access)
+		if access == "" || k.Access == v1alpha1.KubeAccessAuto {
+			access = "port-forward from outside the cluster, directly from inside (auto)"
+		}
+		e.add(1, "services reached by %s", access)
+		caps := "no blast-radius cap"
+		switch {
+		case k.MaxPods > 0 && k.MaxPercent > 0:
+			caps = fmt.Sprintf("faults refused above %d pods or %d%% of a workload", k.MaxPods, k.MaxPercent)
+		case k.MaxPods > 0:
+			caps = fmt.Sprintf("faults refused above %d pods", k.MaxPods)
+		case k.MaxPercent > 0:
+			caps = fmt.Sprintf("faults refused above %d%% of a workload", k.MaxPercent)
+		}
+		e.add(1, "%s", caps)
 		return
 	}
 	ns := s.Namespace

@@ -50,6 +50,8 @@ func TestExplain(t *testing.T) {
 		{compat + "statuscheck-http.yaml", []string{"status check: GET http"}},
 		{"../../examples/experiment.yaml", []string{"Timeline (", "baseline: steady state", "recovery: no faults", "SLO "}},
 		{"../../examples/environment.yaml", []string{"Local environment on this machine", "Service "}},
+		{"../../demo/kube/environment.yaml", []string{"Kubernetes cluster: context (current)", "namespaces recsys, each opted in with faultline.dev/chaos=enabled",
+			"port-forward from outside the cluster", "faults refused above 10 pods"}},
 	}
 	for _, tc := range tests {
 		t.Run(filepath.Base(tc.file), func(t *testing.T) {
