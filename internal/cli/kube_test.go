@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -387,4 +388,134 @@ spec:
 			t.Fatalf("the result does not name the killed pod %s as a target", p)
 		}
 	}
+}
+
+// A `faultline run` SIGKILLed in the middle of its fault phase leaves a
+// node cordoned and tainted, a Deployment scaled down and pods on the pause
+// image; `faultline recover -e` puts every one back from the journal, and
+// no journal Lease is left.
+func TestKubeRecoverAfterSIGKILLMidExperiment(t *testing.T) {
+	f := newKubeFixture(t)
+	f.namespace("cli-crash", true)
+	f.deployment("cli-crash", "store", 3)
+	f.deployment("cli-crash", "model", 2)
+	bin := filepath.Join(f.dir, "faultline")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/faultline").CombinedOutput(); err != nil {
+		t.Fatalf("build faultline: %v\n%s", err, out)
+	}
+	// A node of its own, so tainting it disturbs no other test's pods.
+	node := "kwok-crash-node"
+	if err := f.env.AddNodes(f.ctx(), node); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = f.env.Clientset.CoreV1().Nodes().Delete(context.Background(), node, metav1.DeleteOptions{})
+	})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
+	t.Cleanup(srv.Close)
+	env := f.envFile("cli-crash", "    serviceURLs: {store: "+srv.URL+"}\n")
+	exp := f.write("crash.yaml", fmt.Sprintf(`apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: crash}
+spec:
+  environment: {file: %s}
+  phases: {baseline: 1s, fault: 5m, recovery: 1s}
+  load: {target: store, path: /, rate: 5}
+  faults:
+  - name: node-down
+    nodeChaos: {action: node-down, mode: all, selector: {nodes: [%s]}}
+  - name: shrink
+    scaleChaos: {workload: {kind: Deployment, name: store, namespace: cli-crash}, replicas: 1}
+  - name: fail
+    podChaos:
+      action: pod-failure
+      mode: all
+      selector: {namespaces: [cli-crash], labelSelectors: {app: model}}
+`, env, node))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "run", "-f", exp, "-q")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cs := f.env.Clientset
+	faulted := func(ctx context.Context) (bool, error) {
+		n, err := cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		d, err := cs.AppsV1().Deployments("cli-crash").Get(ctx, "store", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		pods, err := cs.CoreV1().Pods("cli-crash").List(ctx, metav1.ListOptions{LabelSelector: "app=model"})
+		if err != nil {
+			return false, err
+		}
+		paused := 0
+		for _, p := range pods.Items {
+			if strings.Contains(p.Spec.Containers[0].Image, "pause") {
+				paused++
+			}
+		}
+		return n.Spec.Unschedulable && hasTaint(n.Spec.Taints, kube.NodeDownTaint) && *d.Spec.Replicas == 1 && paused == 2, nil
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, faulted); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatalf("the faults never all applied: %v\n%s", err, out.String())
+	}
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL: no revert runs
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if still, err := faulted(ctx); err != nil || !still {
+		t.Fatalf("after SIGKILL the faults must still be in place (nothing reverted them): %v %v", still, err)
+	}
+
+	code, stdout, errs := runCLI(t, ctx, "recover", "-e", env)
+	if code != ExitOK {
+		t.Fatalf("recover: exit %d\n%s\n%s", code, stdout, errs)
+	}
+	for _, want := range []string{"NodeChaos node-down", "ScaleChaos shrink", "PodChaos fail", "owner"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("recover output lacks %q:\n%s", want, stdout)
+		}
+	}
+	n, err := cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Spec.Unschedulable || hasTaint(n.Spec.Taints, kube.NodeDownTaint) {
+		t.Fatalf("node %s still cordoned or tainted: %+v", node, n.Spec)
+	}
+	f.waitAvailable("cli-crash", "store", 3)
+	pods, err := cs.CoreV1().Pods("cli-crash").List(ctx, metav1.ListOptions{LabelSelector: "app=model"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		if img := p.Spec.Containers[0].Image; img != "example.com/app:1" {
+			t.Fatalf("pod %s still runs %s", p.Name, img)
+		}
+	}
+	leases, err := cs.CoordinationV1().Leases(kube.DefaultJournalNamespace).List(ctx, metav1.ListOptions{LabelSelector: "faultline.dev/journal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(leases.Items) > 0 {
+		t.Fatalf("%d journal leases left after recover", len(leases.Items))
+	}
+}
+
+func hasTaint(ts []corev1.Taint, key string) bool {
+	for _, t := range ts {
+		if t.Key == key {
+			return true
+		}
+	}
+	return false
 }
