@@ -491,17 +491,8 @@ func TestE2EPodFailureReplacesImages(t *testing.T) {
 
 // abandon drops every injection without reverting it, as a crash would.
 func (e *Engine) abandon() {
-	e.mu.Lock()
-	e.closed = true
-	list := e.active
-	e.active = map[string]*injection{}
-	e.mu.Unlock()
-	for _, inj := range list {
-		inj.mu.Lock()
-		if inj.timer != nil {
-			inj.timer.Stop()
-		}
-		inj.mu.Unlock()
+	for _, inj := range e.active.Abandon() {
+		inj.Abandon()
 	}
 	e.cancel()
 	e.wg.Wait()

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -104,9 +103,7 @@ type Engine struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	active map[string]*injection
-	closed bool
+	active engine.Registry[*injection]
 }
 
 var _ engine.Engine = (*Engine)(nil)
@@ -179,8 +176,7 @@ func newEngine(client kubernetes.Interface, dyn dynamic.Interface, opts Options)
 		rng = mrand.New(mrand.NewPCG(randomSeed(), randomSeed()))
 	}
 	e := &Engine{client: client, dynamic: dyn, opts: opts, optKey: strings.TrimSpace(key), optVal: val, optAny: !hasVal,
-		journal: &leaseJournal{client: client, ns: opts.JournalNamespace}, owner: engine.Self(), rng: rng,
-		active: map[string]*injection{}}
+		journal: &leaseJournal{client: client, ns: opts.JournalNamespace}, owner: engine.Self(), rng: rng}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.wg.Add(1)
 	go func() {
@@ -242,16 +238,7 @@ func (e *Engine) Inject(ctx context.Context, f engine.Fault) (engine.Injection, 
 	if err != nil {
 		return nil, err
 	}
-	select {
-	case <-inj.applied:
-	case <-ctx.Done():
-		rctx, cancel := context.WithTimeout(context.Background(), revertTimeout)
-		defer cancel()
-		_ = inj.Revert(rctx)
-		return nil, fmt.Errorf("inject %s %s: %w", f.Kind, f.Name, ctx.Err())
-	}
-	if err := inj.applyError(); err != nil {
-		<-inj.done
+	if err := inj.AwaitApplied(ctx); err != nil {
 		return nil, err
 	}
 	return inj, nil
@@ -261,12 +248,9 @@ func (e *Engine) Inject(ctx context.Context, f engine.Fault) (engine.Injection, 
 const revertTimeout = 60 * time.Second
 
 func (e *Engine) start(ctx context.Context, f engine.Fault, p *faultPlan) (*injection, error) {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
+	if e.active.Closed() {
 		return nil, fmt.Errorf("inject %s %s: the kube engine is closed", f.Kind, f.Name)
 	}
-	e.mu.Unlock()
 	now := time.Now()
 	entry := &engine.Entry{ID: newInjectionID(f), Engine: "kube", Environment: e.opts.Environment, Kind: f.Kind,
 		Name: f.Name, Owner: e.owner, Created: now, LeaseUntil: now.Add(e.opts.Lease)}
@@ -282,15 +266,11 @@ func (e *Engine) start(ctx context.Context, f engine.Fault, p *faultPlan) (*inje
 		return nil, fmt.Errorf("inject %s %s: %w", f.Kind, f.Name, err)
 	}
 	inj := newInjection(e, f, p, entry)
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		_ = e.journal.remove(context.Background(), entry.ID)
+	if !e.active.Add(inj) {
+		_ = inj.held.Remove(context.Background())
 		return nil, fmt.Errorf("inject %s %s: the kube engine is closed", f.Kind, f.Name)
 	}
-	e.active[inj.id] = inj
-	e.mu.Unlock()
-	go inj.run()
+	go inj.Run()
 	return inj, nil
 }
 
@@ -298,50 +278,16 @@ func (e *Engine) start(ctx context.Context, f engine.Fault, p *faultPlan) (*inje
 // annotation (256 KiB for all annotations together).
 const maxJournalTargets = 200
 
-func (e *Engine) forget(inj *injection) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	delete(e.active, inj.id)
-}
-
 // Injections lists the active injections, oldest first.
-func (e *Engine) Injections() []engine.Injection {
-	e.mu.Lock()
-	list := make([]*injection, 0, len(e.active))
-	for _, inj := range e.active {
-		list = append(list, inj)
-	}
-	e.mu.Unlock()
-	sort.Slice(list, func(a, b int) bool { return list[a].started.Before(list[b].started) })
-	out := make([]engine.Injection, len(list))
-	for i, inj := range list {
-		out[i] = inj
-	}
-	return out
-}
+func (e *Engine) Injections() []engine.Injection { return e.active.Injections() }
 
 // StopAll reverts every active injection in parallel and returns how many.
-func (e *Engine) StopAll(ctx context.Context) (int, error) {
-	list := e.Injections()
-	errs := make([]error, len(list))
-	var wg sync.WaitGroup
-	for i, inj := range list {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = inj.Revert(ctx)
-		}()
-	}
-	wg.Wait()
-	return len(list), errors.Join(errs...)
-}
+func (e *Engine) StopAll(ctx context.Context) (int, error) { return e.active.StopAll(ctx) }
 
 // Close reverts every active injection, refuses new ones and stops
 // renewing leases.
 func (e *Engine) Close(ctx context.Context) error {
-	e.mu.Lock()
-	e.closed = true
-	e.mu.Unlock()
+	e.active.Close()
 	_, err := e.StopAll(ctx)
 	e.cancel()
 	e.wg.Wait()
@@ -349,18 +295,11 @@ func (e *Engine) Close(ctx context.Context) error {
 }
 
 func (e *Engine) renewLoop() {
-	t := time.NewTicker(max(e.opts.Lease/3, 100*time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-e.ctx.Done():
-			return
-		case <-t.C:
+	engine.RenewEvery(e.ctx, max(e.opts.Lease/3, 100*time.Millisecond), func() {
+		for _, inj := range e.active.List() {
+			inj.renew()
 		}
-		for _, inj := range e.Injections() {
-			inj.(*injection).renew()
-		}
-	}
+	})
 }
 
 // withRand runs fn with the engine's random source, serialised.

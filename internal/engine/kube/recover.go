@@ -71,10 +71,7 @@ func (e *Engine) Recover(ctx context.Context, opts RecoverOptions) (*RecoverRepo
 	host, _ := os.Hostname()
 	now := time.Now()
 	for _, en := range entries {
-		e.mu.Lock()
-		_, mine := e.active[en.ID]
-		e.mu.Unlock()
-		if mine {
+		if _, mine := e.active.Get(en.ID); mine {
 			continue
 		}
 		orphan, why := orphaned(en, now, host)

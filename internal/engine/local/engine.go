@@ -10,7 +10,6 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -68,9 +67,7 @@ type Engine struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	active map[string]*injection
-	closed bool
+	active engine.Registry[*injection]
 
 	// scales are the ScaleChaos holds per service (faults_scale.go).
 	scales scaleHolds
@@ -105,7 +102,7 @@ func NewEngine(sup *Supervisor, opts EngineOptions) (*Engine, error) {
 	if _, err := ParseNetworkBackend(opts.NetworkBackend); err != nil {
 		return nil, fmt.Errorf("fault engine of %s: %w", sup.Name(), err)
 	}
-	e := &Engine{sup: sup, journal: j, lease: lease, owner: engine.Self(), rng: rng, active: map[string]*injection{},
+	e := &Engine{sup: sup, journal: j, lease: lease, owner: engine.Self(), rng: rng,
 		hops: newHopRouter(), networkBackend: opts.NetworkBackend}
 	e.installHopRouter()
 	e.ctx, e.cancel = context.WithCancel(context.Background())
@@ -223,42 +220,18 @@ func (e *Engine) InjectWith(ctx context.Context, f engine.Fault, o InjectOptions
 	if err != nil {
 		return nil, err
 	}
-	select {
-	case <-inj.applied:
-	case <-ctx.Done():
-		rctx, cancel := context.WithTimeout(context.Background(), revertTimeout)
-		defer cancel()
-		_ = inj.Revert(rctx)
-		return nil, fmt.Errorf("inject %s %s: %w", f.Kind, f.Name, ctx.Err())
-	}
-	if err := inj.applyError(); err != nil {
-		<-inj.done
+	if err := inj.AwaitApplied(ctx); err != nil {
 		return nil, err
 	}
 	return inj, nil
 }
 
 // Injections lists the injections that are active (not yet reverted), oldest first.
-func (e *Engine) Injections() []engine.Injection {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	list := make([]*injection, 0, len(e.active))
-	for _, inj := range e.active {
-		list = append(list, inj)
-	}
-	sort.Slice(list, func(a, b int) bool { return list[a].started.Before(list[b].started) })
-	out := make([]engine.Injection, len(list))
-	for i, inj := range list {
-		out[i] = inj
-	}
-	return out
-}
+func (e *Engine) Injections() []engine.Injection { return e.active.Injections() }
 
 // Injection returns an active injection by id.
 func (e *Engine) Injection(id string) (engine.Injection, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	inj, ok := e.active[id]
+	inj, ok := e.active.Get(id)
 	if !ok {
 		return nil, false
 	}
@@ -269,28 +242,13 @@ func (e *Engine) Injection(id string) (engine.Injection, bool) {
 // stop`), and returns how many it reverted. Errors name the injections
 // that could not be reverted; their journal entries stay for `faultline
 // recover`.
-func (e *Engine) StopAll(ctx context.Context) (int, error) {
-	list := e.Injections()
-	errs := make([]error, len(list))
-	var wg sync.WaitGroup
-	for i, inj := range list {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = inj.Revert(ctx)
-		}()
-	}
-	wg.Wait()
-	return len(list), errors.Join(errs...)
-}
+func (e *Engine) StopAll(ctx context.Context) (int, error) { return e.active.StopAll(ctx) }
 
 // Close reverts every active injection, refuses new ones and stops renewing
 // leases. Call it before the supervisor's Shutdown when the engine runs in
 // the supervisor's process.
 func (e *Engine) Close(ctx context.Context) error {
-	e.mu.Lock()
-	e.closed = true
-	e.mu.Unlock()
+	e.active.Close()
 	_, err := e.StopAll(ctx)
 	e.closeHopRouter()
 	e.cancel()
@@ -307,10 +265,7 @@ const revertTimeout = 30 * time.Second
 // background; it returns at once so a stream can report events as they
 // happen.
 func (e *Engine) start(f engine.Fault, o InjectOptions) (*injection, error) {
-	e.mu.Lock()
-	closed := e.closed
-	e.mu.Unlock()
-	if closed {
+	if e.active.Closed() {
 		return nil, fmt.Errorf("inject %s %s: the fault engine of %s is closed", f.Kind, f.Name, e.sup.Name())
 	}
 	if err := e.ctx.Err(); err != nil {
@@ -337,22 +292,12 @@ func (e *Engine) start(f engine.Fault, o InjectOptions) (*injection, error) {
 		return nil, fmt.Errorf("inject %s %s: %w", f.Kind, f.Name, err)
 	}
 	inj := newInjection(e, f, p, entry)
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		_ = e.journal.Remove(entry.ID)
+	if !e.active.Add(inj) {
+		_ = inj.held.Remove(context.Background())
 		return nil, fmt.Errorf("inject %s %s: the fault engine of %s is closed", f.Kind, f.Name, e.sup.Name())
 	}
-	e.active[inj.id] = inj
-	e.mu.Unlock()
-	go inj.run()
+	go inj.Run()
 	return inj, nil
-}
-
-func (e *Engine) forget(inj *injection) {
-	e.mu.Lock()
-	delete(e.active, inj.id)
-	e.mu.Unlock()
 }
 
 // withRand runs fn with the random source of one injection: its own when
@@ -392,18 +337,11 @@ func (e *Engine) selectReplicas(kind string, sel v1alpha1.Selectable, o InjectOp
 // renewLoop extends the lease of every active injection every lease/3, so
 // a missed renewal or two (a slow disk) does not orphan a held fault.
 func (e *Engine) renewLoop() {
-	t := time.NewTicker(e.lease / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-e.ctx.Done():
-			return
-		case <-t.C:
+	engine.RenewEvery(e.ctx, e.lease/3, func() {
+		for _, inj := range e.active.List() {
+			inj.renew()
 		}
-		for _, inj := range e.Injections() {
-			inj.(*injection).renew()
-		}
-	}
+	})
 }
 
 // watchSupervisor reverts every injection as soon as the supervisor starts
@@ -432,9 +370,7 @@ func (e *Engine) watchSupervisor() {
 }
 
 func (e *Engine) stopForShutdown() {
-	e.mu.Lock()
-	e.closed = true
-	e.mu.Unlock()
+	e.active.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), revertTimeout)
 	defer cancel()
 	_, _ = e.StopAll(ctx)
