@@ -33,7 +33,7 @@ func loadKubeEnvironment(path string) (*v1alpha1.Environment, error) {
 			continue
 		}
 		if env.Spec.Kube == nil {
-			return nil, usageErr("environment %s in %s is a local environment: start it with 'faultline env up -f %s --detach' and name it with --env %s", env.Name, path, path, env.Name)
+			return nil, usageErr("environment %s in %s is a local environment; -e takes a Kubernetes one (spec.kube). A local environment runs with 'faultline env up -f %s --detach' and is named with --env %s ('faultline recover' without -e recovers local environments)", env.Name, path, path, env.Name)
 		}
 		return env, nil
 	}
