@@ -154,13 +154,28 @@ func runInject(ctx context.Context, stdio IO, ff *fileFlags, envName, output str
 	}
 	// Every fault is checked (and its targets chosen) before any is
 	// injected: one bad fault means nothing is injected.
-	var problems []string
-	for _, f := range faults {
+	rep := injectReport{Environment: env, Seed: seed, DryRun: dryRun}
+	done, err := selectAll(stdio, faults, output, rep, func(f *injectFault) (err error) {
 		f.req, err = local.NewInjectRequestWith(f.fault, local.InjectOptions{Namespace: f.namespace, Seed: &seed, NetworkBackend: networkBackend})
 		if err == nil {
 			f.targets, err = client.DryRun(ctx, f.req)
 		}
-		if err != nil {
+		return err
+	})
+	if done {
+		return err
+	}
+	return injectAndFollow(ctx, stdio, client, faults, output, rep)
+}
+
+// selectAll chooses every fault's targets with sel before any fault is
+// injected: one refused fault means nothing is injected (exit 1). With
+// rep.DryRun it prints the targets and is done; done is false when the
+// caller goes on to inject.
+func selectAll(stdio IO, faults []*injectFault, output string, rep injectReport, sel func(*injectFault) error) (done bool, err error) {
+	var problems []string
+	for _, f := range faults {
+		if err := sel(f); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %s", f.where, err))
 		}
 	}
@@ -169,20 +184,19 @@ func runInject(ctx context.Context, stdio IO, ff *fileFlags, envName, output str
 			fmt.Fprintln(stdio.Err, "error:", p)
 		}
 		fmt.Fprintln(stdio.Err, "nothing was injected")
-		return silentExit(ExitInvalid)
+		return true, silentExit(ExitInvalid)
 	}
-	rep := injectReport{Environment: env, Seed: seed, DryRun: dryRun}
-	if dryRun {
-		for _, f := range faults {
-			rep.Faults = append(rep.Faults, dryRunFault{Kind: f.fault.Kind, Name: f.fault.Name, Targets: f.targets})
-		}
-		if output != outTable {
-			return writeStructured(stdio.Out, output, rep)
-		}
-		printDryRun(stdio, rep)
-		return nil
+	if !rep.DryRun {
+		return false, nil
 	}
-	return injectAndFollow(ctx, stdio, client, faults, output, rep)
+	for _, f := range faults {
+		rep.Faults = append(rep.Faults, dryRunFault{Kind: f.fault.Kind, Name: f.fault.Name, Targets: f.targets})
+	}
+	if output != outTable {
+		return true, writeStructured(stdio.Out, output, rep)
+	}
+	printDryRun(stdio, rep)
+	return true, nil
 }
 
 // loadFaults reads the -f inputs and keeps their chaos objects; invalid

@@ -82,33 +82,16 @@ func runInjectKube(ctx context.Context, stdio IO, faults []*injectFault, envFile
 			printKubeRecover(stdio.Err, rep, err)
 		}
 	}
-	var problems []string
-	for _, f := range faults {
+	rep := injectReport{Environment: env.Name, Seed: seed, DryRun: dryRun}
+	done, err := selectAll(stdio, faults, output, rep, func(f *injectFault) (err error) {
 		if f.fault.Namespace == "" {
 			f.fault.Namespace = f.namespace
 		}
 		f.targets, err = eng.Select(ctx, f.fault)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %s", f.where, err))
-		}
-	}
-	if len(problems) > 0 {
-		for _, p := range problems {
-			fmt.Fprintln(stdio.Err, "error:", p)
-		}
-		fmt.Fprintln(stdio.Err, "nothing was injected")
-		return silentExit(ExitInvalid)
-	}
-	rep := injectReport{Environment: env.Name, Seed: seed, DryRun: dryRun}
-	if dryRun {
-		for _, f := range faults {
-			rep.Faults = append(rep.Faults, dryRunFault{Kind: f.fault.Kind, Name: f.fault.Name, Targets: f.targets})
-		}
-		if output != outTable {
-			return writeStructured(stdio.Out, output, rep)
-		}
-		printDryRun(stdio, rep)
-		return nil
+		return err
+	})
+	if done {
+		return err
 	}
 	// The selection above consumed random draws: start again from the
 	// seed so the injection picks what the dry run with this seed shows.
