@@ -13,14 +13,10 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/faultline-dev/faultline/api/v1alpha1"
+	kubedemo "github.com/faultline-dev/faultline/demo/kube"
 	"github.com/faultline-dev/faultline/internal/engine/kube"
 	"github.com/faultline-dev/faultline/internal/kube/testenv"
 	"github.com/faultline-dev/faultline/internal/manifest"
@@ -102,53 +98,35 @@ func demoTree(t *testing.T, kubeconfig string) string {
 }
 
 // applyRecsys creates the objects of recsys.yaml, as `kubectl apply` would,
-// with two changes for the test control plane: pods carry the exec label
-// (testenv runs the recsys binary behind them) and the trainer's hostPath
-// is a directory of the test's.
+// with three changes for the test control plane: pods carry the exec label
+// (testenv runs the recsys binary behind them), each listens on its own pod
+// IP instead of every address (exec pods share this machine's network
+// namespace, so two wildcard listeners on one port would collide), and the
+// trainer's hostPath is a directory of the test's.
 func applyRecsys(t *testing.T, ctx context.Context, env *testenv.Env, hostPath string) {
 	t.Helper()
-	raw, err := os.ReadFile("recsys.yaml")
+	objs, err := kubedemo.ReadObjects("recsys.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
-	cs := env.Clientset
-	for {
-		var ext runtime.RawExtension
-		if err := dec.Decode(&ext); err != nil {
-			if err.Error() == "EOF" {
-				break
-			}
-			t.Fatal(err)
-		}
-		if len(bytes.TrimSpace(ext.Raw)) == 0 {
+	kubedemo.SetHostPaths(objs, hostPath)
+	for _, obj := range objs {
+		d, ok := obj.(*appsv1.Deployment)
+		if !ok {
 			continue
 		}
-		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(ext.Raw, nil, nil)
-		if err != nil {
-			t.Fatalf("recsys.yaml: %v", err)
-		}
-		switch o := obj.(type) {
-		case *corev1.Namespace:
-			_, err = cs.CoreV1().Namespaces().Create(ctx, o, metav1.CreateOptions{})
-		case *corev1.Service:
-			_, err = cs.CoreV1().Services(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
-		case *appsv1.Deployment:
-			o.Spec.Template.Labels[testenv.ExecLabel] = "true"
-			for i := range o.Spec.Template.Spec.Volumes {
-				if hp := o.Spec.Template.Spec.Volumes[i].HostPath; hp != nil {
-					hp.Path = hostPath
+		d.Spec.Template.Labels[testenv.ExecLabel] = "true"
+		for i := range d.Spec.Template.Spec.Containers {
+			c := &d.Spec.Template.Spec.Containers[i]
+			for j := range c.Env {
+				if c.Env[j].Name == "LISTEN_HOST" {
+					c.Env[j].Value = "$(POD_IP)"
 				}
 			}
-			_, err = cs.AppsV1().Deployments(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
-		case *policyv1.PodDisruptionBudget:
-			_, err = cs.PolicyV1().PodDisruptionBudgets(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
-		default:
-			t.Fatalf("recsys.yaml: unexpected %T", obj)
 		}
-		if err != nil {
-			t.Fatalf("create from recsys.yaml: %v", err)
-		}
+	}
+	if err := kubedemo.Create(ctx, env.Clientset, objs); err != nil {
+		t.Fatal(err)
 	}
 }
 
