@@ -344,6 +344,10 @@ type KubeEnvironment struct {
 	// JournalNamespace holds the journal Leases that let `faultline
 	// recover` revert a crashed run's faults. Default "default".
 	JournalNamespace string `json:"journalNamespace,omitempty"`
+	// PauseImage replaces the containers' images during a PodChaos
+	// pod-failure; the nodes must be able to pull it. Default
+	// "registry.k8s.io/pause:3.10".
+	PauseImage string `json:"pauseImage,omitempty"`
 	// QPS and Burst limit faultline's requests to the API server.
 	// Defaults 50 and 100.
 	QPS   int32 `json:"qps,omitempty"`

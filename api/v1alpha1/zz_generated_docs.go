@@ -561,6 +561,7 @@ func generatedDocs() map[string]TypeDoc {
 				"MaxPods":          "MaxPods refuses a fault that would hit more pods (a drained node's\npods and a scale-down's removed pods count). 0 or unset: no cap.",
 				"Namespaces":       "Namespaces faultline may inject faults into and find services in;\neach must also carry the opt-in annotation. DNS-1123 labels.\nRequired, at least one.",
 				"OptInAnnotation":  "OptInAnnotation is the annotation a namespace must carry before\nfaultline touches it: \"key=value\", or \"key\" for any value. Default\n\"faultline.dev/chaos=enabled\".",
+				"PauseImage":       "PauseImage replaces the containers' images during a PodChaos\npod-failure; the nodes must be able to pull it. Default\n\"registry.k8s.io/pause:3.10\".",
 				"QPS":              "QPS and Burst limit faultline's requests to the API server.\nDefaults 50 and 100.",
 				"ServiceURLs":      "ServiceURLs maps a service name used by load and probes to a URL\nthat reaches it without faultline's forwarding, e.g. an Ingress:\n{gateway: \"https://recsys.example.com\"}.",
 			},

@@ -99,6 +99,9 @@ func validateKubeEnvironment(p Path, k *v1alpha1.KubeEnvironment, ps *Problems) 
 	if k.MaxPercent < 0 || k.MaxPercent > 100 {
 		ps.Add(p.Child("maxPercent"), fmt.Sprintf("maxPercent must be from 0 to 100, got %d", k.MaxPercent), "write a percentage of a workload's pods, or 0 for no cap")
 	}
+	if k.PauseImage != "" && strings.ContainsAny(k.PauseImage, " \t\n") {
+		ps.Add(p.Child("pauseImage"), fmt.Sprintf("%q is not an image reference", k.PauseImage), "write an image such as registry.k8s.io/pause:3.10")
+	}
 	if k.JournalNamespace != "" {
 		checkDNSLabel(p.Child("journalNamespace"), k.JournalNamespace, ps)
 	}

@@ -249,6 +249,9 @@ func TestEnvironmentRules(t *testing.T) {
 		{name: "kube journal namespace", mutate: func(s *v1alpha1.EnvironmentSpec) {
 			*s = v1alpha1.EnvironmentSpec{Kube: &v1alpha1.KubeEnvironment{Namespaces: []string{"a"}, JournalNamespace: "Bad_NS"}}
 		}, path: "spec.kube.journalNamespace", msg: "not a valid name"},
+		{name: "kube pause image", mutate: func(s *v1alpha1.EnvironmentSpec) {
+			*s = v1alpha1.EnvironmentSpec{Kube: &v1alpha1.KubeEnvironment{Namespaces: []string{"a"}, PauseImage: "my pause"}}
+		}, path: "spec.kube.pauseImage", msg: "not an image reference"},
 		{name: "kube qps", mutate: func(s *v1alpha1.EnvironmentSpec) {
 			*s = v1alpha1.EnvironmentSpec{Kube: &v1alpha1.KubeEnvironment{Namespaces: []string{"a"}, QPS: -5}}
 		}, path: "spec.kube.qps", msg: "negative"},

@@ -74,6 +74,7 @@ func OptionsFor(name string, env *v1alpha1.KubeEnvironment) Options {
 	o.MaxPods = int(env.MaxPods)
 	o.MaxPercent = float64(env.MaxPercent)
 	o.JournalNamespace = env.JournalNamespace
+	o.PauseImage = env.PauseImage
 	o.QPS = float32(env.QPS)
 	o.Burst = int(env.Burst)
 	return o

@@ -92,7 +92,7 @@ func (e *Engine) planPod(ctx context.Context, f engine.Fault, spec *v1alpha1.Pod
 		}
 	}
 	if spec.Action == v1alpha1.PodFailure {
-		p.notes = append(p.notes, fmt.Sprintf("pod-failure replaces each container's image with %s (the pod keeps running, its application does not); a readiness probe makes it unready", e.opts.PauseImage))
+		p.notes = append(p.notes, fmt.Sprintf("pod-failure replaces each container's image with %s: the pod stays scheduled, its application does not run (a container whose spec sets command cannot start in that image and restarts until the revert); a readiness probe makes it unready", e.opts.PauseImage))
 	}
 	return p, nil
 }
