@@ -221,7 +221,15 @@ func (d *portForwardDialer) open(pc *podConn, ep endpoint) (*pfStream, error) {
 		if err != nil && len(msg) == 0 {
 			msg = []byte(err.Error())
 		}
-		s.errMsg <- strings.TrimSpace(string(msg))
+		m := strings.TrimSpace(string(msg))
+		if m != "" && !isClosedConnMessage(m) && s.reported.CompareAndSwap(false, true) {
+			// The pod side failed (nothing listening, the pod gone): say
+			// so now and reset the data stream, so a read waiting on it
+			// fails at once instead of when the client gives up.
+			d.onError(ep, m)
+			_ = data.Reset()
+		}
+		s.errMsg <- m
 	}()
 	return s, nil
 }
@@ -236,6 +244,7 @@ type pfStream struct {
 	data      httpstream.Stream
 	errStream httpstream.Stream
 	errMsg    chan string
+	reported  atomic.Bool // the error stream's message was counted
 	once      sync.Once
 }
 
@@ -254,7 +263,7 @@ func (s *pfStream) Close() error {
 		defer t.Stop()
 		select {
 		case msg := <-s.errMsg:
-			if msg != "" && !isClosedConnMessage(msg) {
+			if msg != "" && !isClosedConnMessage(msg) && s.reported.CompareAndSwap(false, true) {
 				s.d.onError(s.ep, msg)
 			}
 		case <-t.C:

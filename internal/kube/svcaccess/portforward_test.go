@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -300,8 +301,15 @@ func TestPortForward(t *testing.T) {
 	waitReady(t, a, ns, "gateway", "http", 1)
 	before := a.Stats()
 	for range 3 {
-		if body, err := get(c, url); err == nil {
+		body, err := get(c, url)
+		if err == nil {
 			t.Fatalf("request to a pod with nothing listening answered %q", body)
+		}
+		// The kubelet's error ends the connection: the client sees it
+		// closed, not its own timeout running out.
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("request to a pod with nothing listening timed out instead of failing: %v", err)
 		}
 	}
 	waitFor(t, "forward errors reported", func() bool { return a.Stats().ForwardErrors >= before.ForwardErrors+3 })
