@@ -11,7 +11,7 @@ LDFLAGS := -X $(PKG)/internal/version.version=$(VERSION) \
 TOOLS := $(HOME)/.cache/faultline/bin
 FUZZTIME ?= 15s
 
-.PHONY: all build demo test vet staticcheck unit fuzz tools docs bench clean
+.PHONY: all build demo test vet staticcheck unit fuzz tools test-realnode docs bench clean
 
 all: build
 
@@ -34,6 +34,7 @@ tools:
 	@hack/install-deps.sh
 	@hack/install-browser.sh --node-only
 	@hack/kube-testenv.sh build
+	@hack/realnode.sh build
 
 vet:
 	$(GO) vet ./...
@@ -47,6 +48,13 @@ unit:
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeValidate -fuzztime=$(FUZZTIME) ./internal/manifest
+
+## test-realnode: only the real-node tier (root; part of `make test` in CI): a
+## one-node cluster with a real kubelet, containerd and runc (hack/realnode.sh),
+## the demo's pod-kill through port-forward and a pod-failure on it; see
+## docs/realnode.md.
+test-realnode: tools
+	FAULTLINE_REALNODE=1 $(GO) test -race -count=1 -timeout 30m -v ./test/realnode/
 
 ## docs: regenerate docs/reference.md from the API types
 docs:
