@@ -233,7 +233,7 @@ up() {
   done >"$STATE/before/sysctl"
   nft list tables >"$STATE/before/nft-tables"
   nft list ruleset >"$STATE/before/nft-ruleset"
-  for p in "${HOST_PATHS[@]}" /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
+  for p in "${HOST_PATHS[@]}" /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods /run/netns/cni-*; do
     [[ -e "$p" ]] && echo "$p"
   done >"$STATE/before/paths"
   ip link show "$BRIDGE" >/dev/null 2>&1 && die "a link named $BRIDGE exists already: another real node, or left by hand"
@@ -392,10 +392,14 @@ down() {
   done
   # 4. Mounts under the state dir and the CNI network namespaces, deepest first.
   local m
+  # A CNI namespace that existed before up is another runtime's: left alone.
   for m in $(awk -v s="$STATE/" 'index($2, s) == 1 || $2 ~ "^/run/netns/cni-" {print $2}' /proc/mounts | sort -r); do
+    grep -qx "$m" "$STATE/before/paths" 2>/dev/null && continue
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
   done
-  rm -f /run/netns/cni-*
+  for m in /run/netns/cni-*; do
+    [[ -e "$m" ]] && ! grep -qx "$m" "$STATE/before/paths" 2>/dev/null && rm -f "$m"
+  done
   # 5. Network: the bridge, and the nftables tables that were not there before up.
   ip link del "$BRIDGE" 2>/dev/null || true
   if [[ -f "$STATE/before/nft-tables" ]]; then
