@@ -519,3 +519,65 @@ func hasTaint(ts []corev1.Taint, key string) bool {
 	}
 	return false
 }
+
+// `faultline run --dry-run -e` lists what every fault of an experiment
+// would hit on the cluster, refuses what the safety checks refuse, and
+// touches nothing: no pod deleted, no journal Lease written.
+func TestKubeRunDryRunListsEveryFaultAndTouchesNothing(t *testing.T) {
+	f := newKubeFixture(t)
+	f.namespace("cli-rdry", true)
+	f.namespace("cli-rdry-closed", false)
+	f.deployment("cli-rdry", "web", 4)
+	env := f.envFile("cli-rdry", "    maxPods: 3\n")
+	exp := f.write("dry.yaml", `apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: dry}
+spec:
+  environment: {file: nowhere.yaml}
+  phases: {baseline: 1s, fault: 10s, recovery: 1s}
+  faults:
+  - name: kill-two
+    podChaos: {action: pod-kill, mode: fixed, value: "2", selector: {namespaces: [cli-rdry], labelSelectors: {app: web}}}
+  - name: kill-all
+    podChaos: {action: pod-kill, mode: all, selector: {namespaces: [cli-rdry], labelSelectors: {app: web}}}
+  - name: closed
+    podChaos: {action: pod-kill, mode: all, selector: {namespaces: [cli-rdry-closed]}}
+`)
+	before := f.podNames("cli-rdry", "web")
+	code, out, errs := runCLI(t, f.ctx(), "run", "-f", exp, "-e", env, "--dry-run", "-o", "json")
+	if code != ExitInvalid {
+		t.Fatalf("two faults must be refused (exit 1): exit %d\n%s\n%s", code, out, errs)
+	}
+	var res dryRunResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\nstdout: %s\nstderr: %s", err, out, errs)
+	}
+	if res.Experiment != "dry" || len(res.Faults) != 3 {
+		t.Fatalf("want the 3 faults of experiment dry: %+v", res)
+	}
+	two, all, closed := res.Faults[0], res.Faults[1], res.Faults[2]
+	if two.Source != "faults[0]" || two.Error != "" || len(two.Targets) != 2 {
+		t.Fatalf("kill-two: %+v", two)
+	}
+	for _, tg := range two.Targets {
+		if !slices.Contains(before, tg.Name) {
+			t.Fatalf("kill-two would hit %s, not a pod of web %v", tg.Name, before)
+		}
+	}
+	if !strings.Contains(all.Error, "blast radius") || !strings.Contains(errs, "kill-all") {
+		t.Fatalf("kill-all (4 pods, cap 3) must be refused by the blast radius: %+v\n%s", all, errs)
+	}
+	if !strings.Contains(closed.Error, "not one of the environment's namespaces") {
+		t.Fatalf("a namespace outside the environment must be refused: %+v", closed)
+	}
+	if got := f.podNames("cli-rdry", "web"); !slices.Equal(got, before) {
+		t.Fatalf("a dry run touched pods: %v -> %v", before, got)
+	}
+	leases, err := f.env.Clientset.CoordinationV1().Leases(kube.DefaultJournalNamespace).List(f.ctx(), metav1.ListOptions{LabelSelector: "faultline.dev/journal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(leases.Items) > 0 {
+		t.Fatalf("a dry run wrote %d journal leases", len(leases.Items))
+	}
+}

@@ -35,6 +35,7 @@ type runFlags struct {
 	backend  string
 	envFile  string
 	phases   string
+	dryRun   bool
 }
 
 func newRunCmd(stdio IO) *cobra.Command {
@@ -71,6 +72,7 @@ input is invalid), 2 usage error, 3 aborted by a stop condition.`,
 	c.Flags().Uint64Var(&f.seed, "seed", 0, "seed for target selection, for a reproducible run (0: random)")
 	c.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no live progress")
 	c.Flags().StringVarP(&f.envFile, "environment", "e", "", "run against this Environment file instead of the experiment's spec.environment (e.g. a kube environment: the same experiment against a cluster)")
+	c.Flags().BoolVar(&f.dryRun, "dry-run", false, "list the targets every fault, workflow template and schedule would hit now, after every safety check; inject nothing, drive no load")
 	c.Flags().StringVar(&f.phases, "phases", "", "override spec.phases for a quick run, e.g. baseline=3s,fault=7s,recovery=5s (any of the three); faults are cut when the shorter fault phase ends")
 	c.Flags().StringVar(&f.backend, "network-backend", "auto", "where NetworkChaos runs: auto, proxy (unprivileged, per hop) or packet (root, nftables)")
 	return c
@@ -147,6 +149,9 @@ func runExperiments(ctx context.Context, stdio IO, f *runFlags) error {
 			exps[i] = &cp
 		}
 	}
+	if f.dryRun {
+		return dryRunExperiments(ctx, stdio, f, exps, dirs, envFile, backend)
+	}
 	var reports []report.Report
 	aborted, failed := false, false
 	for i, exp := range exps {
@@ -188,6 +193,65 @@ func runExperiments(ctx context.Context, stdio IO, f *runFlags) error {
 	case aborted:
 		return silentExit(ExitAborted)
 	case failed:
+		return silentExit(ExitInvalid)
+	}
+	return nil
+}
+
+// dryRunResult is the -o json|yaml form of `faultline run --dry-run`.
+type dryRunResult struct {
+	Experiment string               `json:"experiment"`
+	Seed       uint64               `json:"seed,omitempty"`
+	Faults     []runner.DryRunFault `json:"faults"`
+}
+
+// dryRunExperiments resolves every fault of every experiment against its
+// environment and prints the targets; exit 1 when a fault would be refused.
+func dryRunExperiments(ctx context.Context, stdio IO, f *runFlags, exps []*v1alpha1.Experiment, dirs []string, envFile, backend string) error {
+	var results []dryRunResult
+	refused := false
+	for i, exp := range exps {
+		faults, err := runner.DryRun(ctx, exp, runner.Options{BaseDir: dirs[i], Seed: f.seed, NetworkBackend: backend, Environment: envFile})
+		if err != nil {
+			return &exitError{code: ExitInvalid, err: fmt.Errorf("experiment %s: %w", exp.Name, err)}
+		}
+		for _, d := range faults {
+			if d.Error != "" {
+				refused = true
+				fmt.Fprintf(stdio.Err, "error: experiment %s: %s %s %s: %s\n", exp.Name, d.Source, d.Kind, d.Name, d.Error)
+			}
+		}
+		results = append(results, dryRunResult{Experiment: exp.Name, Seed: f.seed, Faults: faults})
+	}
+	if f.output != outTable {
+		var v any = results
+		if len(results) == 1 {
+			v = results[0]
+		}
+		if err := writeStructured(stdio.Out, f.output, v); err != nil {
+			return err
+		}
+	} else {
+		tw := newTable(stdio.Out)
+		fmt.Fprintln(tw, "EXPERIMENT\tSOURCE\tFAULT\tTARGET\tNAMESPACE\tNODE")
+		for _, r := range results {
+			for _, d := range r.Faults {
+				if len(d.Targets) == 0 {
+					what := "(none)"
+					if d.Error != "" {
+						what = "(refused)"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t-\t-\n", r.Experiment, d.Source, d.Kind, d.Name, what)
+				}
+				for _, t := range d.Targets {
+					fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%s\t%s\n", r.Experiment, d.Source, d.Kind, d.Name, t.Name, dash(t.Namespace), dash(t.Node))
+				}
+			}
+		}
+		tw.Flush()
+		fmt.Fprintln(stdio.Err, "dry run: nothing injected; modes such as one or fixed draw again when the run injects")
+	}
+	if refused {
 		return silentExit(ExitInvalid)
 	}
 	return nil

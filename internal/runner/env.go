@@ -84,57 +84,8 @@ func loadManifests(dir, file, what string) ([]v1alpha1.Object, string, error) {
 // the packet network backend. Files that cannot be read are skipped here:
 // the run reports them when it reaches them.
 func needsNamespaces(exp *v1alpha1.Experiment, opts Options) bool {
-	var chaos []engine.Fault
-	add := func(kind string, spec any) {
-		if spec != nil {
-			chaos = append(chaos, engine.Fault{Kind: kind, Spec: spec})
-		}
-	}
-	addFile := func(file string) {
-		objs, _, err := loadManifests(opts.BaseDir, file, "fault")
-		if err != nil {
-			return
-		}
-		for _, o := range objs {
-			if f, ok := engine.FaultFromObject(o); ok {
-				chaos = append(chaos, f)
-			}
-			switch w := o.(type) {
-			case *v1alpha1.Workflow:
-				for i := range w.Spec.Templates {
-					add(w.Spec.Templates[i].EmbedChaos.Chaos())
-				}
-			case *v1alpha1.Schedule:
-				add(w.Spec.EmbedChaos.Chaos())
-			}
-		}
-	}
-	for i := range exp.Spec.Faults {
-		f := &exp.Spec.Faults[i]
-		if f.File != "" {
-			addFile(f.File)
-			continue
-		}
-		add(f.EmbedChaos.Chaos())
-	}
-	if w := exp.Spec.Workflow; w != nil {
-		if w.File != "" {
-			addFile(w.File)
-		}
-		for i := range w.Templates {
-			add(w.Templates[i].EmbedChaos.Chaos())
-		}
-	}
-	for i := range exp.Spec.Schedules {
-		s := &exp.Spec.Schedules[i]
-		if s.File != "" {
-			addFile(s.File)
-			continue
-		}
-		add(s.EmbedChaos.Chaos())
-	}
-	for _, f := range chaos {
-		if local.NeedsNamespaces(f, opts.NetworkBackend) {
+	for _, c := range experimentChaos(exp, opts.BaseDir) {
+		if c.err == nil && local.NeedsNamespaces(c.fault, opts.NetworkBackend) {
 			return true
 		}
 	}

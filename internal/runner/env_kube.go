@@ -40,12 +40,16 @@ func startKubeEnvironment(ctx context.Context, env *v1alpha1.Environment, opts O
 		_ = closeEngine(ctx)
 		return nil, fmt.Errorf("environment %s: %w", env.Name, err)
 	}
-	if rep, err := eng.Recover(ctx, kube.RecoverOptions{}); err != nil {
-		_ = closeEngine(ctx)
-		if rep != nil && !rep.OK() {
-			return nil, fmt.Errorf("environment %s: faults left by an earlier run could not all be reverted; run `faultline recover -e <environment file>`: %w", env.Name, err)
+	// A dry run only reads the cluster: it leaves a crashed run's faults to
+	// the real run (or `faultline recover`).
+	if !opts.dryRun {
+		if rep, err := eng.Recover(ctx, kube.RecoverOptions{}); err != nil {
+			_ = closeEngine(ctx)
+			if rep != nil && !rep.OK() {
+				return nil, fmt.Errorf("environment %s: faults left by an earlier run could not all be reverted; run `faultline recover -e <environment file>`: %w", env.Name, err)
+			}
+			return nil, fmt.Errorf("environment %s: recover faults left by an earlier run: %w", env.Name, err)
 		}
-		return nil, fmt.Errorf("environment %s: recover faults left by an earlier run: %w", env.Name, err)
 	}
 	access, err := svcaccess.New(cfg, eng.Client(), svcaccess.Options{
 		Mode:        svcaccess.Mode(k.Access),
@@ -69,9 +73,11 @@ func startKubeEnvironment(ctx context.Context, env *v1alpha1.Environment, opts O
 		}
 		return nil
 	}
-	if err := waitReady(ctx); err != nil {
-		_ = closeAll(ctx)
-		return nil, err
+	if !opts.dryRun {
+		if err := waitReady(ctx); err != nil {
+			_ = closeAll(ctx)
+			return nil, err
+		}
 	}
 	var services []string
 	for _, ns := range nss {

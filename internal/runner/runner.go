@@ -52,6 +52,9 @@ type Options struct {
 	// direct access mode instead of the network: tests whose pod IPs are
 	// simulated map them to addresses they can reach.
 	PodDialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	// dryRun: the environment is only read (DryRun): no recovery of an
+	// earlier run's faults on a cluster.
+	dryRun bool
 	// ReadyTimeout bounds how long the environment may take to be ready.
 	ReadyTimeout time.Duration
 	// Supervisor tunes the local environment (back-off, readiness polling).
@@ -109,15 +112,11 @@ func (o *Outcome) Passed() bool {
 	return len(o.Runs) > 0
 }
 
-// Run executes the experiment opts.Repeat (or spec.repeat) times against one
-// environment and returns what was measured. Faults are always reverted
-// before Run returns, whatever happened.
-func Run(ctx context.Context, exp *v1alpha1.Experiment, opts Options) (*Outcome, error) {
-	if exp == nil {
-		return nil, errors.New("no experiment")
-	}
+// prepare validates the experiment, applies opts.Environment, and makes
+// the state and base directories definite.
+func prepare(exp *v1alpha1.Experiment, opts Options) (*v1alpha1.Experiment, Options, error) {
 	if ps := manifest.ValidateObject(exp); hasErrors(ps) {
-		return nil, fmt.Errorf("experiment %s is invalid: %s: %s", exp.Name, ps[0].Path, ps[0].Message)
+		return nil, opts, fmt.Errorf("experiment %s is invalid: %s: %s", exp.Name, ps[0].Path, ps[0].Message)
 	}
 	if opts.Environment != "" {
 		cp := *exp
@@ -134,6 +133,21 @@ func Run(ctx context.Context, exp *v1alpha1.Experiment, opts Options) (*Outcome,
 	if abs, err := filepath.Abs(opts.BaseDir); err == nil {
 		opts.BaseDir = abs
 	}
+	return exp, opts, nil
+}
+
+// Run executes the experiment opts.Repeat (or spec.repeat) times against one
+// environment and returns what was measured. Faults are always reverted
+// before Run returns, whatever happened.
+func Run(ctx context.Context, exp *v1alpha1.Experiment, opts Options) (*Outcome, error) {
+	if exp == nil {
+		return nil, errors.New("no experiment")
+	}
+	exp, opts, err := prepare(exp, opts)
+	if err != nil {
+		return nil, err
+	}
+	stateDir := opts.StateDir
 	// Faults left behind by a faultline that crashed are reverted first.
 	if rep, err := local.Recover(ctx, stateDir, local.RecoverOptions{}); err != nil {
 		return nil, fmt.Errorf("recover faults left by an earlier run: %w", err)
@@ -368,9 +382,15 @@ func (r *run) runFaultPhase(ctx context.Context) {
 
 // faultOf builds the engine fault of an experiment fault entry.
 func (r *run) faultOf(f *v1alpha1.ExperimentFault, index int) (engine.Fault, error) {
+	return faultOf(r.opts.BaseDir, f, index)
+}
+
+// faultOf builds the fault of spec.faults[index], reading its file
+// relative to baseDir.
+func faultOf(baseDir string, f *v1alpha1.ExperimentFault, index int) (engine.Fault, error) {
 	name := f.Name
 	if f.File != "" {
-		objs, _, err := loadManifests(r.opts.BaseDir, f.File, "fault")
+		objs, _, err := loadManifests(baseDir, f.File, "fault")
 		if err != nil {
 			return engine.Fault{}, err
 		}
