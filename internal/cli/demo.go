@@ -466,23 +466,9 @@ type demoEnv struct {
 // the fault engine on its control socket: scenarios attach to it (as to
 // `faultline env up --detach`), so the environment starts once.
 func startDemoEnvironment(ctx context.Context, progress io.Writer, demoDir string) (*demoEnv, error) {
-	envFile := filepath.Join(demoDir, "environment.yaml")
-	srcs, err := manifest.ReadSources([]string{envFile}, nil)
+	spec, err := runner.EnvironmentFile(filepath.Join(demoDir, "environment.yaml"))
 	if err != nil {
 		return nil, err
-	}
-	res := manifest.Load(srcs)
-	if res.Diagnostics.HasErrors() {
-		return nil, fmt.Errorf("%s is invalid:\n%w", envFile, res.Diagnostics)
-	}
-	var spec *v1alpha1.Environment
-	for _, d := range res.Documents {
-		if e, ok := d.Object.(*v1alpha1.Environment); ok {
-			spec = e
-		}
-	}
-	if spec == nil {
-		return nil, fmt.Errorf("%s holds no Environment", envFile)
 	}
 	stateDir := engine.StateDir()
 	// Faults a crashed faultline left behind are reverted first, and a dead

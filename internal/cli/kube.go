@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
+	"os"
 	"sync"
 	"time"
 
@@ -13,31 +14,26 @@ import (
 	"github.com/faultline-dev/faultline/internal/engine"
 	"github.com/faultline-dev/faultline/internal/engine/kube"
 	"github.com/faultline-dev/faultline/internal/engine/local"
-	"github.com/faultline-dev/faultline/internal/manifest"
+	"github.com/faultline-dev/faultline/internal/runner"
 )
 
 // loadKubeEnvironment reads the Environment of an -e/--environment file;
 // it must be a kube environment (local environments are named with --env).
 func loadKubeEnvironment(path string) (*v1alpha1.Environment, error) {
-	srcs, err := manifest.ReadSources([]string{path}, nil)
-	if err != nil {
+	if _, err := os.Stat(path); err != nil {
 		return nil, usageErr("--environment: %v", err)
 	}
-	res := manifest.Load(srcs)
-	if res.Diagnostics.HasErrors() {
-		return nil, &exitError{code: ExitInvalid, err: fmt.Errorf("environment file %s is invalid:\n%w", path, res.Diagnostics)}
+	env, err := runner.EnvironmentFile(path)
+	if errors.Is(err, runner.ErrNoEnvironment) {
+		return nil, usageErr("--environment: %v", err)
 	}
-	for _, d := range res.Documents {
-		env, ok := d.Object.(*v1alpha1.Environment)
-		if !ok {
-			continue
-		}
-		if env.Spec.Kube == nil {
-			return nil, usageErr("environment %s in %s is a local environment; -e takes a Kubernetes one (spec.kube). A local environment runs with 'faultline env up -f %s --detach' and is named with --env %s ('faultline recover' without -e recovers local environments)", env.Name, path, path, env.Name)
-		}
-		return env, nil
+	if err != nil {
+		return nil, &exitError{code: ExitInvalid, err: err}
 	}
-	return nil, usageErr("--environment: %s holds no Environment", path)
+	if env.Spec.Kube == nil {
+		return nil, usageErr("environment %s in %s is a local environment; -e takes a Kubernetes one (spec.kube). A local environment runs with 'faultline env up -f %s --detach' and is named with --env %s ('faultline recover' without -e recovers local environments)", env.Name, path, path, env.Name)
+	}
+	return env, nil
 }
 
 // newKubeEngine connects the Kubernetes engine to a kube environment's

@@ -54,7 +54,17 @@ func loadEnvironment(ref *v1alpha1.ExperimentEnvironment, baseDir string) (*v1al
 			return env, dir, nil
 		}
 	}
-	return nil, "", fmt.Errorf("environment file %s holds no Environment", ref.File)
+	return nil, "", fmt.Errorf("environment file %s: %w", ref.File, ErrNoEnvironment)
+}
+
+// ErrNoEnvironment: a manifest file named as an environment holds none.
+var ErrNoEnvironment = errors.New("the file holds no Environment")
+
+// EnvironmentFile reads the Environment a manifest file holds. An invalid
+// file is an error carrying every diagnostic (file:line:col).
+func EnvironmentFile(path string) (*v1alpha1.Environment, error) {
+	env, _, err := loadEnvironment(&v1alpha1.ExperimentEnvironment{File: path}, ".")
+	return env, err
 }
 
 // loadManifests reads a manifest file named relative to dir (the

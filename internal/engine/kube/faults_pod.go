@@ -484,6 +484,7 @@ func (e *Engine) workloadSpec(ctx context.Context, r workloadRef) (int32, string
 	return desired, s.String(), nil
 }
 
+// replicasOf is a workload's spec.replicas, 1 when unset (the API default).
 func replicasOf(p *int32) int32 {
 	if p == nil {
 		return 1

@@ -76,15 +76,8 @@ func (e *Engine) Workloads(ctx context.Context) ([]WorkloadState, error) {
 	return out, nil
 }
 
-func replicasOr1(p *int32) int32 {
-	if p == nil {
-		return 1
-	}
-	return *p
-}
-
 func deploymentState(d *appsv1.Deployment) WorkloadState {
-	want := replicasOr1(d.Spec.Replicas)
+	want := replicasOf(d.Spec.Replicas)
 	s := d.Status
 	return WorkloadState{Kind: "Deployment", Namespace: d.Namespace, Name: d.Name, Desired: want,
 		Ready: s.ReadyReplicas, Available: s.AvailableReplicas,
@@ -93,7 +86,7 @@ func deploymentState(d *appsv1.Deployment) WorkloadState {
 }
 
 func statefulSetState(st *appsv1.StatefulSet) WorkloadState {
-	want := replicasOr1(st.Spec.Replicas)
+	want := replicasOf(st.Spec.Replicas)
 	s := st.Status
 	return WorkloadState{Kind: "StatefulSet", Namespace: st.Namespace, Name: st.Name, Desired: want,
 		Ready: s.ReadyReplicas, Available: s.AvailableReplicas,
@@ -102,7 +95,7 @@ func statefulSetState(st *appsv1.StatefulSet) WorkloadState {
 }
 
 func replicaSetState(rs *appsv1.ReplicaSet) WorkloadState {
-	want := replicasOr1(rs.Spec.Replicas)
+	want := replicasOf(rs.Spec.Replicas)
 	s := rs.Status
 	return WorkloadState{Kind: "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name, Desired: want,
 		Ready: s.ReadyReplicas, Available: s.AvailableReplicas,
