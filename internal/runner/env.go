@@ -20,8 +20,6 @@ type environment struct {
 	engine engine.Engine
 	// resolve maps a service name to its gateway's base URL.
 	resolve func(service string) (string, error)
-	// namespace is the environment's namespace (the default for faults).
-	namespace string
 	// services names every service (cmd probes get each one's URL).
 	services []string
 	// waitReady blocks until every replica is ready again (between repeats).
@@ -153,9 +151,8 @@ func startEnvironment(ctx context.Context, exp *v1alpha1.Experiment, opts Option
 		services = append(services, s.Name)
 	}
 	return &environment{
-		engine:    eng,
-		namespace: sup.Namespace(),
-		services:  services,
+		engine:   eng,
+		services: services,
 		resolve: func(service string) (string, error) {
 			addr, err := sup.GatewayAddr(service)
 			if err != nil {
@@ -223,9 +220,8 @@ func attachEnvironment(ctx context.Context, ref *v1alpha1.ExperimentEnvironment,
 		services = append(services, s.Name)
 	}
 	return &environment{
-		engine:    local.NewRemoteEngine(client).WithNetworkBackend(opts.NetworkBackend),
-		namespace: st.Namespace,
-		services:  services,
+		engine:   local.NewRemoteEngine(client).WithNetworkBackend(opts.NetworkBackend),
+		services: services,
 		resolve: func(service string) (string, error) {
 			addr, ok := gateways[service]
 			if !ok || addr == "" {

@@ -94,9 +94,8 @@ func startKubeEnvironment(ctx context.Context, env *v1alpha1.Environment, opts O
 		services = append(services, name)
 	}
 	return &environment{
-		engine:    eng,
-		namespace: nss[0],
-		services:  services,
+		engine:   eng,
+		services: services,
 		resolve: func(service string) (string, error) {
 			if u, ok := k.ServiceURLs[service]; ok {
 				return strings.TrimRight(u, "/"), nil

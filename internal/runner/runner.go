@@ -644,3 +644,7 @@ type probeEnv struct {
 func (p probeEnv) ResolveService(name string) (string, error) { return p.env.resolve(name) }
 func (p probeEnv) ReadFile(path string) ([]byte, error)       { return p.readFile(path) }
 func (p probeEnv) WorkDir() string                            { return p.dir }
+
+// Services lists the environment's services: cmd probes get each one's URL
+// as <NAME>_URL.
+func (p probeEnv) Services() []string { return p.env.services }
