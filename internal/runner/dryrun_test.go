@@ -61,34 +61,3 @@ spec:
 		t.Fatalf("a schedule whose selector matches nothing must carry the reason: %+v", sc)
 	}
 }
-
-// A cmd probe finds every service's URL in <NAME>_URL, as documented.
-func TestCmdProbeGetsServiceURLs(t *testing.T) {
-	exp := experiment(t, `
-apiVersion: faultline.dev/v1alpha1
-kind: Experiment
-metadata: {name: cmd-urls}
-spec:
-  environment:
-    services:
-    - name: web-api
-      command: [WEBSVC]
-      readinessProbe: {httpGet: {path: /ready}, periodSeconds: 1}
-  phases: {baseline: 500ms, fault: 500ms, recovery: 500ms}
-  probes:
-  - name: url-set
-    type: cmd
-    mode: EOT
-    cmd:
-      command: [sh, -c, 'case "$WEB_API_URL" in http://127.0.0.1:*) exit 0;; *) echo "WEB_API_URL=$WEB_API_URL"; exit 1;; esac']
-`)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	out, err := Run(ctx, exp, testOptions(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !out.Passed() {
-		t.Fatalf("the cmd probe did not see WEB_API_URL: %+v", out.Runs[0].Result.Probes)
-	}
-}
