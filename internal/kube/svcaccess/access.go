@@ -147,7 +147,8 @@ type Access struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // accept loops and connection handlers
 
-	resolveMu sync.Mutex // one Resolve at a time (it may start things)
+	resolveMu sync.Mutex        // one Resolve at a time (it may start things)
+	resolved  map[string]string // name as asked -> URL, under resolveMu
 
 	mu       sync.Mutex
 	closed   bool
@@ -185,6 +186,7 @@ func New(cfg *rest.Config, client kubernetes.Interface, opts Options) (*Access, 
 		mode:        mode,
 		watches:     map[string]*nsWatch{},
 		forwards:    map[string]*forwarder{},
+		resolved:    map[string]string{},
 		conns:       map[*connPair]struct{}{},
 		perEndpoint: map[string]int64{},
 	}
@@ -298,6 +300,12 @@ func (a *Access) Resolve(ctx context.Context, name string) (string, error) {
 	if a.isClosed() {
 		return "", errors.New("svcaccess: closed")
 	}
+	// A name keeps its forwarder for the life of the Access: asked again
+	// (a cmd probe resolves every service on each check), it costs no
+	// API call.
+	if u, ok := a.resolved[name]; ok {
+		return u, nil
+	}
 	svc, err := a.findService(ctx, r)
 	if err != nil {
 		return "", err
@@ -314,6 +322,7 @@ func (a *Access) Resolve(ctx context.Context, name string) (string, error) {
 	f := a.forwards[key]
 	a.mu.Unlock()
 	if f != nil {
+		a.resolved[name] = f.url
 		return f.url, nil
 	}
 	w, err := a.watch(svc.Namespace)
@@ -327,6 +336,7 @@ func (a *Access) Resolve(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	a.resolved[name] = f.url
 	return f.url, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/faultline-dev/faultline/internal/kube/testenv"
 )
@@ -229,11 +232,20 @@ func hits(t *testing.T, c *http.Client, url string, n int) map[string]int {
 
 func newAccess(t *testing.T, env *testenv.Env, opts Options) *Access {
 	t.Helper()
+	return newAccessWith(t, env.Config, env.Clientset, opts)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func newAccessWith(t *testing.T, cfg *rest.Config, client kubernetes.Interface, opts Options) *Access {
+	t.Helper()
 	if opts.Mode == "" {
 		opts.Mode = ModeDirect
 	}
 	opts.Logf = t.Logf
-	a, err := New(env.Config, env.Clientset, opts)
+	a, err := New(cfg, client, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -297,6 +309,37 @@ func TestResolve(t *testing.T) {
 	}
 	if urls["web"] == urls["metrics"] {
 		t.Fatalf("two Service ports share one URL %s", urls["web"])
+	}
+
+	// A name asked again (a cmd probe resolves every service on each
+	// check) answers from what Resolve found, with no Service lookup.
+	var lookups atomic.Int64
+	cfg := rest.CopyConfig(env.Config)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if strings.Contains(r.URL.Path, "/services") {
+				lookups.Add(1)
+			}
+			return rt.RoundTrip(r)
+		})
+	}
+	counted, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newAccessWith(t, cfg, counted, Options{Namespaces: []string{ns}})
+	first, err := b.Resolve(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := lookups.Load()
+	for range 5 {
+		if again, err := b.Resolve(ctx, "web"); err != nil || again != first {
+			t.Fatalf("Resolve(web) again = %q, %v; first %q", again, err, first)
+		}
+	}
+	if after == 0 || lookups.Load() != after {
+		t.Fatalf("Service lookups: %d for the first Resolve, %d after five more; want some, then none", after, lookups.Load())
 	}
 
 	for _, tc := range []struct {
